@@ -1,0 +1,106 @@
+"""DDP without re-running argv: the job's own process is rank 0 and starts ranks 1..N-1 itself.
+
+Lightning's default DDP launcher re-executes ``sys.argv`` in every extra rank; under ``hydra -m``
+that repeats the whole sweep. Here each extra rank runs ``python -m experiments.ddp CONFIG`` on the
+job's resolved config, and ``LOCAL_RANK`` in the environment tells Lightning that the processes
+already exist, so it launches nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+RANK_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK")
+SUBPROCESS_STRATEGIES = ("ddp", "ddp_find_unused_parameters_true", "ddp_find_unused_parameters_false")
+
+
+def processes_to_launch(trainer: Mapping[str, Any]) -> int:
+    """How many processes this job needs (1 unless the strategy is script-launched DDP on >1 device)."""
+    strategy = trainer.get("strategy", "auto")
+    if not isinstance(strategy, str) or strategy not in SUBPROCESS_STRATEGIES:
+        return 1
+    if "LOCAL_RANK" in os.environ or int(os.environ.get("SLURM_NTASKS", "1")) > 1:
+        return 1  # a cluster or torchrun already started one process per rank
+    devices = trainer.get("devices", "auto")
+    if isinstance(devices, list | tuple):
+        return len(devices)
+    if isinstance(devices, str) and "," in devices:
+        return len([d for d in devices.split(",") if d.strip()])
+    if devices in ("auto", -1, "-1"):
+        import torch
+
+        accelerator = trainer.get("accelerator", "auto")
+        if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+            return torch.cuda.device_count()
+        return 1
+    return int(devices)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RankLauncher:
+    """Starts ranks 1..N-1 on a saved config and makes this process rank 0; undoes it on ``close``."""
+
+    def __init__(self, config: dict[str, Any], run_dir: Path, world_size: int) -> None:
+        from omegaconf import OmegaConf
+
+        self.saved_env = {name: os.environ.get(name) for name in RANK_VARIABLES}
+        shared = {
+            "MASTER_ADDR": "127.0.0.1",
+            "MASTER_PORT": str(free_port()),
+            "WORLD_SIZE": str(world_size),
+            "NODE_RANK": "0",
+        }
+        config_file = run_dir / ".hydra" / "ddp_config.yaml"
+        config_file.parent.mkdir(parents=True, exist_ok=True)
+        OmegaConf.save(OmegaConf.create(config), config_file)
+        self.workers = [
+            subprocess.Popen(
+                [sys.executable, "-m", "experiments.ddp", str(config_file)],
+                env={**os.environ, **shared, "LOCAL_RANK": str(rank)},
+            )
+            for rank in range(1, world_size)
+        ]
+        os.environ.update({**shared, "LOCAL_RANK": "0"})
+
+    def close(self, timeout: float = 120) -> list[int]:
+        """Wait for the workers (terminating them after ``timeout``) and restore the environment."""
+        codes = []
+        for worker in self.workers:
+            try:
+                codes.append(worker.wait(timeout=timeout))
+            except subprocess.TimeoutExpired:
+                worker.terminate()
+                codes.append(worker.wait())
+        for name, value in self.saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
+        return codes
+
+
+def worker_main(config_file: str) -> None:
+    from omegaconf import OmegaConf
+
+    from experiments.run import run_job
+
+    run_job(OmegaConf.load(config_file), worker=True)
+
+
+if __name__ == "__main__":
+    worker_main(sys.argv[1])

@@ -1,0 +1,99 @@
+"""Loggers from the ``logger`` group; W&B mode resolution that never prompts."""
+
+from __future__ import annotations
+
+import netrc
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from experiments.job import JobInfo
+
+WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def wandb_credentials_exist() -> bool:
+    """True where ``WANDB_API_KEY`` is set or ``wandb login`` stored a key in the netrc file."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
+    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
+    try:
+        return path.is_file() and netrc.netrc(str(path)).authenticators(host) is not None
+    except (netrc.NetrcParseError, OSError):
+        return False
+
+
+def resolve_wandb_mode(requested: str = "auto") -> str:
+    """``auto`` means ``WANDB_MODE`` if set, else online with credentials and offline without; never a prompt."""
+    if requested not in WANDB_MODES:
+        raise ValueError(f"logger.wandb.mode must be one of {WANDB_MODES}, got {requested!r}")
+    if requested != "auto":
+        return requested
+    from_env = os.environ.get("WANDB_MODE", "").strip().lower()
+    if from_env in ("online", "offline", "disabled", "dryrun", "run"):
+        return {"dryrun": "offline", "run": "online"}.get(from_env, from_env)
+    return "online" if wandb_credentials_exist() else "offline"
+
+
+def wandb_logger(
+    *,
+    save_dir: str,
+    project: str = "experiments",
+    entity: str | None = None,
+    name: str | None = None,
+    group: str | None = None,
+    tags: list[str] | None = None,
+    mode: str = "auto",
+    job_type: str = "train",
+    log_model: bool = False,
+    job: JobInfo | None = None,
+) -> Any:
+    """A Lightning ``WandbLogger``: run name, group and tags default to the job's overrides and sweep."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    resolved = resolve_wandb_mode(mode)
+    os.environ["WANDB_MODE"] = resolved
+    Path(save_dir).mkdir(parents=True, exist_ok=True)
+    return WandbLogger(
+        save_dir=save_dir,
+        project=project,
+        entity=entity,
+        name=name or (job.name if job else None),
+        group=group or (job.group if job else None),
+        tags=list(tags or []) + (job.tags if job else []),
+        mode=resolved,
+        job_type=job_type,
+        log_model=log_model,
+    )
+
+
+def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo) -> list[Any]:
+    """Instantiate each logger of the group; the W&B factory also gets the job's identity."""
+    from hydra.utils import instantiate
+
+    loggers = []
+    for config in (configs or {}).values():
+        if not config:
+            continue
+        extra = {"job": job} if str(config.get("_target_", "")).endswith(".wandb_logger") else {}
+        loggers.append(instantiate(config, **extra))
+    return loggers
+
+
+def finish_wandb(loggers: list[Any], exit_code: int = 0) -> str | None:
+    """Close the W&B run of this job; returns the ``wandb sync`` command for an offline run."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        if not isinstance(logger, WandbLogger) or logger._experiment is None:
+            continue
+        run = logger.experiment
+        offline = getattr(run.settings, "mode", "") == "offline" or getattr(run.settings, "_offline", False)
+        run_dir = Path(run.dir).parent
+        run.finish(exit_code=exit_code)
+        if offline:
+            return f"wandb sync {run_dir}"
+    return None

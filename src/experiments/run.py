@@ -1,0 +1,187 @@
+"""One job, start to results: seed, build data/model/trainer from the config, fit, test, record."""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.job import current_job
+from experiments.results import Results, versions
+
+log = logging.getLogger("experiments")
+
+
+def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
+    """Train and test one configuration; returns ``optimized_metric`` (its best value) for sweepers.
+
+    ``worker=True`` is an extra DDP rank: it trains but writes no results and prints nothing.
+    """
+    start = time.perf_counter()
+    run_dir = Path(cfg.paths.output_dir)
+    job = current_job(run_dir)
+    config = OmegaConf.to_container(cfg, resolve=True)
+    results = None if worker else Results(run_dir)
+    if results:
+        results.update(
+            status="running",
+            error=None,
+            run_dir=run_dir,
+            name=job.name,
+            overrides=list(job.overrides),
+            group=job.group,
+            swept=job.swept,
+            model=cfg.model.name,
+            data=cfg.data.name,
+            seed=cfg.seed,
+            started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            versions=versions(),
+        )
+    loggers: list[Any] = []
+    launcher = None
+    status = "failed"
+    try:
+        from experiments.ddp import RankLauncher, processes_to_launch
+
+        world_size = 1 if worker else processes_to_launch(cfg.trainer)
+        if world_size > 1:
+            launcher = RankLauncher(config, run_dir, world_size)
+        objective = _train_and_test(cfg, config, job, results, loggers, start)
+        status = "ok"
+        return objective
+    except KeyboardInterrupt:
+        status = "interrupted"
+        raise
+    except BaseException as error:
+        if results:
+            results.update(
+                status="failed",
+                error=f"{type(error).__name__}: {error}",
+                traceback=traceback.format_exc().splitlines()[-20:],
+                wall_time_s=time.perf_counter() - start,
+            )
+        raise
+    finally:
+        if status == "interrupted" and results:
+            results.update(status="interrupted", wall_time_s=time.perf_counter() - start)
+        from experiments.loggers import finish_wandb
+
+        sync = finish_wandb(loggers, exit_code=0 if status == "ok" else 1)
+        if sync and results:
+            results.update(wandb_sync=sync)
+            print(f"W&B run saved offline; upload it with: {sync}")
+        if launcher is not None:
+            codes = launcher.close()
+            if any(codes) and status == "ok":
+                raise RuntimeError(f"DDP worker ranks exited with codes {codes}")
+
+
+def _train_and_test(
+    cfg: DictConfig, config: dict[str, Any], job: Any, results: Results | None, loggers: list[Any], start: float
+) -> float | None:
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+
+    from experiments.callbacks import History
+    from experiments.loggers import build_loggers
+    from experiments.module import ClassificationModule
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = instantiate(cfg.data)
+    net = instantiate(cfg.model.net)
+    scheduler = instantiate(cfg.scheduler.factory) if cfg.scheduler.get("factory") else None
+    module = ClassificationModule(
+        net,
+        num_classes=cfg.data.num_classes,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=scheduler,
+        scheduler_interval=cfg.scheduler.interval,
+        config=config,
+    )
+    loggers.extend(build_loggers(cfg.logger, job))
+    for logger in loggers:
+        logger.log_hyperparams(config)
+    history = History()
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    if results:
+        results.update(params=count_parameters(net), flops=forward_flops(net, cfg), device=device_info(trainer))
+    fit_start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule)
+    fit_seconds = time.perf_counter() - fit_start
+    checkpoint = trainer.checkpoint_callback
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    tested = trainer.test(module, datamodule=datamodule, ckpt_path="best" if best_path else None, verbose=False)
+    metrics = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
+    last = history.epochs[-1] if history.epochs else {}
+    metrics.update({k: last[k] for k in ("train/loss", "train/acc", "val/loss", "val/acc") if k in last})
+    best_epoch = history.best_epoch("val/acc")
+    if best_epoch is not None:
+        metrics["val/acc_best"] = max(r["val/acc"] for r in history.epochs if "val/acc" in r)
+    confusion = module.confusion.compute().tolist() if module.confusion.update_count else None
+    if not trainer.is_global_zero or results is None:
+        return None
+    results.update(
+        status="ok",
+        metrics=metrics,
+        best_epoch=best_epoch,
+        epochs=len(history.epochs),
+        best_checkpoint=best_path or None,
+        history=history.epochs,
+        throughput={"train_images_per_s": history.images_per_second, "train_seconds": history.train_seconds},
+        fit_time_s=fit_seconds,
+        wall_time_s=time.perf_counter() - start,
+        data_info=datamodule.describe(),
+        confusion_matrix=confusion,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    print_summary(results.path.parent, metrics, time.perf_counter() - start)
+    key = cfg.optimized_metric
+    return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def count_parameters(net: Any) -> dict[str, int]:
+    return {
+        "total": sum(p.numel() for p in net.parameters()),
+        "trainable": sum(p.numel() for p in net.parameters() if p.requires_grad),
+    }
+
+
+def forward_flops(net: Any, cfg: DictConfig) -> int | None:
+    """FLOPs of one image's forward pass, counted by ``torch.utils.flop_counter`` on the CPU."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    was_training = net.training
+    net.eval()
+    try:
+        sample = torch.zeros(1, cfg.data.channels, cfg.image_size, cfg.image_size)
+        with torch.no_grad(), FlopCounterMode(display=False) as counter:
+            net(sample)
+        return int(counter.get_total_flops())
+    except Exception:  # flop counting is informative only
+        return None
+    finally:
+        net.train(was_training)
+
+
+def device_info(trainer: Any) -> dict[str, Any]:
+    strategy = trainer.strategy
+    return {
+        "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
+        "root_device": str(strategy.root_device),
+        "world_size": trainer.world_size,
+        "strategy": type(strategy).__name__,
+        "precision": str(trainer.precision),
+    }
+
+
+def print_summary(run_dir: Path, metrics: dict[str, float], seconds: float) -> None:
+    shown = ["test/acc", "test/f1_macro", "test/acc_top5", "test/loss", "val/acc_best"]
+    lines = [f"  {key:<14} {metrics[key]:.4f}" for key in shown if key in metrics]
+    print(f"Run dir: {run_dir}\nFinished in {seconds:.1f} s. Final metrics:\n" + "\n".join(lines), flush=True)
