@@ -20,7 +20,7 @@ class NonFiniteLossError(FloatingPointError):
 
 
 class ClassificationModule(pl.LightningModule):
-    """Trains ``net`` with cross-entropy; logs ``{train,val,test}/{loss,acc}``, ``test/acc_top5`` and ``test/f1_macro``."""
+    """Trains ``net`` with ``loss`` (cross-entropy by default); logs ``{train,val,test}/{loss,acc}``, ``test/acc_top5`` and ``test/f1_macro``."""
 
     def __init__(
         self,
@@ -30,7 +30,7 @@ class ClassificationModule(pl.LightningModule):
         optimizer: OptimizerFactory,
         scheduler: SchedulerFactory | None = None,
         scheduler_interval: str = "epoch",
-        label_smoothing: float = 0.0,
+        loss: nn.Module | None = None,
         config: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
@@ -40,7 +40,7 @@ class ClassificationModule(pl.LightningModule):
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.scheduler_interval = scheduler_interval
-        self.loss = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+        self.loss = loss if loss is not None else nn.CrossEntropyLoss()
         self.train_acc = MulticlassAccuracy(num_classes, average="micro")
         self.val_acc = MulticlassAccuracy(num_classes, average="micro")
         test = {

@@ -101,6 +101,7 @@ def _train_and_test(
         optimizer=instantiate(cfg.optimizer),
         scheduler=scheduler,
         scheduler_interval=cfg.scheduler.interval,
+        loss=instantiate(cfg.model.loss) if cfg.model.get("loss") else None,
         config=config,
     )
     loggers.extend(build_loggers(cfg.logger, job))
