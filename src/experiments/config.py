@@ -54,11 +54,16 @@ RULES: tuple[Rule, ...] = (
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
     Rule("image_size", lambda v: _integer(v) and v >= 1, "must be a positive integer (pixels)"),
     Rule("model.name", lambda v: v in FEATURES, f"must be one of {sorted(FEATURES)}"),
-    Rule("model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True),
+    Rule(
+        "model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
+    ),
     Rule("pooling.type", lambda v: v in POOLING_TYPES, f"must be one of {POOLING_TYPES}"),
     Rule("pooling.norm_type", lambda v: _number(v) and v > 0, "must be a positive number", optional=True),
-    Rule("padding.size", lambda v: v in PADDING_SIZES or (_integer(v) and v >= 0),
-         f"must be one of {PADDING_SIZES} or a non-negative integer"),
+    Rule(
+        "padding.size",
+        lambda v: v in PADDING_SIZES or (_integer(v) and v >= 0),
+        f"must be one of {PADDING_SIZES} or a non-negative integer",
+    ),
     Rule("padding.mode", lambda v: v in PADDING_MODES, f"must be one of {PADDING_MODES}"),
     Rule("padding.value", _number, "must be a number", optional=True),
     Rule("activation.name", lambda v: v in ACTIVATION_NAMES, f"must be one of {ACTIVATION_NAMES}"),
@@ -70,13 +75,22 @@ RULES: tuple[Rule, ...] = (
     Rule("data.fit", lambda v: v in ("resize", "pad"), "must be 'resize' or 'pad'", optional=True),
     Rule("optimizer.lr", lambda v: _number(v) and v > 0, "must be a number > 0, e.g. optimizer.lr=0.001"),
     Rule("optimizer.weight_decay", lambda v: _number(v) and v >= 0, "must be a number >= 0", optional=True),
-    Rule("optimizer.momentum", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True),
+    Rule(
+        "optimizer.momentum", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
+    ),
     Rule("scheduler.interval", lambda v: v in ("epoch", "step"), "must be 'epoch' or 'step'"),
     Rule("trainer.max_epochs", lambda v: _integer(v) and v >= 1, "must be an integer >= 1"),
-    Rule("trainer.devices", lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
-         "must be 'auto', -1, a positive integer or a list of device indices"),
-    Rule("logger.wandb.mode", lambda v: v in ("auto", "online", "offline", "disabled"),
-         "must be auto, online, offline or disabled", optional=True),
+    Rule(
+        "trainer.devices",
+        lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
+        "must be 'auto', -1, a positive integer or a list of device indices",
+    ),
+    Rule(
+        "logger.wandb.mode",
+        lambda v: v in ("auto", "online", "offline", "disabled"),
+        "must be auto, online, offline or disabled",
+        optional=True,
+    ),
 )
 
 

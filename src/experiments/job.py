@@ -53,7 +53,9 @@ def current_job(fallback_dir: str | Path = ".") -> JobInfo:
     swept = {key: values[key] for key in swept_keys if key in values}
     if not swept_keys:
         swept = values
-    return JobInfo(run_dir=run_dir, overrides=overrides, sweep_dir=sweep_dir, job_num=hydra.job.num, swept=swept)
+    return JobInfo(
+        run_dir=run_dir, overrides=overrides, sweep_dir=sweep_dir, job_num=hydra.job.num, swept=swept
+    )
 
 
 def sweep_keys(sweep_dir: Path) -> list[str]:

@@ -49,9 +49,8 @@ def wandb_logger(
     mode: str = "auto",
     job_type: str = "train",
     log_model: bool = False,
-    job: JobInfo | None = None,
 ) -> Any:
-    """A Lightning ``WandbLogger``: run name, group and tags default to the job's overrides and sweep."""
+    """A Lightning ``WandbLogger`` that never prompts (see :func:`resolve_wandb_mode`)."""
     from pytorch_lightning.loggers import WandbLogger
 
     resolved = resolve_wandb_mode(mode)
@@ -61,9 +60,9 @@ def wandb_logger(
         save_dir=save_dir,
         project=project,
         entity=entity,
-        name=name or (job.name if job else None),
-        group=group or (job.group if job else None),
-        tags=list(tags or []) + (job.tags if job else []),
+        name=name,
+        group=group,
+        tags=list(tags or []),
         mode=resolved,
         job_type=job_type,
         log_model=log_model,
@@ -71,14 +70,20 @@ def wandb_logger(
 
 
 def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo) -> list[Any]:
-    """Instantiate each logger of the group; the W&B factory also gets the job's identity."""
+    """Instantiate each logger of the group; W&B's name, group and tags default to the job's identity."""
     from hydra.utils import instantiate
 
     loggers = []
     for config in (configs or {}).values():
         if not config:
             continue
-        extra = {"job": job} if str(config.get("_target_", "")).endswith(".wandb_logger") else {}
+        extra = {}
+        if str(config.get("_target_", "")).endswith(".wandb_logger"):
+            extra = {
+                "name": config.get("name") or job.name,
+                "group": config.get("group") or job.group,
+                "tags": list(config.get("tags") or []) + job.tags,
+            }
         loggers.append(instantiate(config, **extra))
     return loggers
 

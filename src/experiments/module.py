@@ -66,7 +66,7 @@ class ClassificationModule(pl.LightningModule):
             )
         self.train_acc(logits, labels)
         self.log("train/loss_step", loss, on_step=True, on_epoch=False, prog_bar=True)
-        self.log("train/loss", loss, on_step=False, on_epoch=True)
+        self.log("train/loss", loss, on_step=False, on_epoch=True, sync_dist=True)
         self.log("train/acc", self.train_acc, on_step=False, on_epoch=True, prog_bar=True)
         return loss
 
@@ -94,7 +94,10 @@ class ClassificationModule(pl.LightningModule):
         if self.scheduler_factory is None:
             return optimizer
         scheduler = self._make_scheduler(optimizer)
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": self.scheduler_interval},
+        }
 
     def _make_scheduler(self, optimizer: torch.optim.Optimizer) -> Any:
         """Schedulers that need the run's length (cosine, one-cycle) get it from the trainer."""
@@ -104,6 +107,10 @@ class ClassificationModule(pl.LightningModule):
         if target is torch.optim.lr_scheduler.OneCycleLR and "total_steps" not in keywords:
             return factory(optimizer, total_steps=int(self.trainer.estimated_stepping_batches))
         if target is torch.optim.lr_scheduler.CosineAnnealingLR and "T_max" not in keywords:
-            steps = self.trainer.estimated_stepping_batches if self.scheduler_interval == "step" else self.trainer.max_epochs
+            steps = (
+                self.trainer.estimated_stepping_batches
+                if self.scheduler_interval == "step"
+                else self.trainer.max_epochs
+            )
             return factory(optimizer, T_max=int(steps))
         return factory(optimizer)

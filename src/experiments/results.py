@@ -49,7 +49,15 @@ def read_results(run_dir: str | Path) -> dict[str, Any]:
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for package in ("experiments", "torch", "torchvision", "pytorch-lightning", "torchmetrics", "hydra-core", "wandb"):
+    for package in (
+        "experiments",
+        "torch",
+        "torchvision",
+        "pytorch-lightning",
+        "torchmetrics",
+        "hydra-core",
+        "wandb",
+    ):
         try:
             found[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

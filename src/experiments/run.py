@@ -82,12 +82,22 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
 
 
 def _train_and_test(
-    cfg: DictConfig, config: dict[str, Any], job: Any, results: Results | None, loggers: list[Any], start: float
+    cfg: DictConfig,
+    config: dict[str, Any],
+    job: Any,
+    results: Results | None,
+    loggers: list[Any],
+    start: float,
 ) -> float | None:
+    import warnings
+
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
     from experiments.callbacks import History
+
+    # The CSV logger writes metrics.csv into the run dir, which already holds .hydra/ and results.json.
+    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
     from experiments.loggers import build_loggers
     from experiments.module import ClassificationModule
 
@@ -111,13 +121,17 @@ def _train_and_test(
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
     if results:
-        results.update(params=count_parameters(net), flops=forward_flops(net, cfg), device=device_info(trainer))
+        results.update(
+            params=count_parameters(net), flops=forward_flops(net, cfg), device=device_info(trainer)
+        )
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - fit_start
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
-    tested = trainer.test(module, datamodule=datamodule, ckpt_path="best" if best_path else None, verbose=False)
+    tested = trainer.test(
+        module, datamodule=datamodule, ckpt_path="best" if best_path else None, verbose=False
+    )
     metrics = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
     last = history.epochs[-1] if history.epochs else {}
     metrics.update({k: last[k] for k in ("train/loss", "train/acc", "val/loss", "val/acc") if k in last})

@@ -1,0 +1,38 @@
+"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s lint``, ``nox -s bench`` (benchmarks)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.default_venv_backend = "venv"
+SHARED_DATA = Path(__file__).resolve().parent.parent / "shared" / "data"
+
+
+def _data_env() -> dict[str, str]:
+    if "EXPERIMENTS_DATA_DIR" not in os.environ and SHARED_DATA.is_dir():
+        return {"EXPERIMENTS_DATA_DIR": str(SHARED_DATA)}
+    return {}
+
+
+@nox.session(python="3.11")
+def tests(session: nox.Session) -> None:
+    session.install("-e", ".[dev]")
+    session.run("pytest", *session.posargs, env={"WANDB_MODE": "offline", **_data_env()})
+
+
+@nox.session(python="3.11")
+def lint(session: nox.Session) -> None:
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", "src", "tests", "benchmarks", "noxfile.py")
+
+
+@nox.session(python="3.11")
+def bench(session: nox.Session) -> None:
+    """Every benchmark in benchmarks/ (``-- --quick`` for the short CI-sized variant)."""
+    session.install("-e", ".[dev]")
+    for script in sorted(Path("benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs, env=_data_env())

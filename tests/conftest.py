@@ -1,0 +1,61 @@
+"""Shared fixtures: Hydra compose of the real config tree, CLI subprocess runs, the shared data dir."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from experiments.config import config_dir
+
+REPO = Path(__file__).resolve().parents[1]
+# Small, fast training settings for end-to-end runs.
+QUICK = ["trainer.max_epochs=1", "trainer.num_sanity_val_steps=0"]
+
+
+def compose_config(*overrides: str, output_dir: str = "outputs/composed") -> DictConfig:
+    """Compose ``conf/config.yaml`` with overrides, as the CLI does, minus Hydra's own node."""
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        return compose(config_name="config", overrides=[*overrides, f"paths.output_dir={output_dir}"])
+
+
+def cli_env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "WANDB_API_KEY"}
+    env.update({"WANDB_MODE": "offline", "WANDB_SILENT": "true", "PYTHONUNBUFFERED": "1"}, **extra)
+    return env
+
+
+def run_cli(
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    timeout: int = 300,
+    python_args: tuple[str, ...] = (),
+) -> subprocess.CompletedProcess[str]:
+    """Run ``python [PYTHON_ARGS] -m experiments ARGS`` in a subprocess, with no stdin and W&B offline."""
+    return subprocess.run(
+        [sys.executable, *python_args, "-m", "experiments", *args],
+        cwd=cwd,
+        env=env or cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    """The shared real datasets (``EXPERIMENTS_DATA_DIR``); skips where it is not set."""
+    value = os.environ.get("EXPERIMENTS_DATA_DIR")
+    if not value:
+        pytest.skip("EXPERIMENTS_DATA_DIR is not set: real MNIST/flowers17 files are needed")
+    path = Path(value)
+    if not path.is_dir():
+        pytest.skip(f"EXPERIMENTS_DATA_DIR={value} is not a directory")
+    return path

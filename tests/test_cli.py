@@ -1,0 +1,169 @@
+"""End to end through ``python -m experiments``: the default run, real datasets, DDP, every logger."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from experiments.wandb_offline import read_offline_run
+
+from .conftest import QUICK, run_cli
+
+pytestmark = pytest.mark.slow
+METRICS = {
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    "val/acc",
+    "test/loss",
+    "test/acc",
+    "test/acc_top5",
+    "test/f1_macro",
+}
+
+
+def results_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "results.json").read_text())
+
+
+def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run_cli(f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert f"Run dir: {run_dir}" in result.stdout and "test/acc" in result.stdout
+    results = results_of(run_dir)
+    assert results["status"] == "ok" and results["model"] == "lenet5" and results["data"] == "digits"
+    assert results["metrics"]["test/acc"] >= 0.95
+    assert results["epochs"] == 10
+    assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "metrics.csv").is_file()
+    torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
+
+
+def test_runs_are_written_under_outputs_by_default(tmp_path):
+    result = run_cli(*QUICK, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (found,) = (tmp_path / "outputs" / "runs").glob("*/*/results.json")
+    assert results_of(found.parent)["status"] == "ok"
+
+
+def test_mnist_from_the_shared_files(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "data=mnist",
+        *QUICK,
+        "+trainer.limit_train_batches=100",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+        env=None,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(run_dir)
+    assert results["data_info"]["sizes"] == {"train": 54_000, "val": 6_000, "test": 10_000}
+    assert results["metrics"]["test/acc"] > 0.8
+
+
+def test_mnist_missing_files_give_a_clear_error(tmp_path):
+    result = run_cli(
+        "data=mnist",
+        f"data.root={tmp_path / 'nowhere'}",
+        *QUICK,
+        f"hydra.run.dir={tmp_path / 'run'}",
+        cwd=tmp_path,
+    )
+    assert result.returncode != 0
+    assert "train-images-idx3-ubyte" in result.stderr and "data.root" in result.stderr
+
+
+def test_alexnet_on_flowers17(tmp_path, data_dir):
+    run_dir = tmp_path / "run"
+    result = run_cli(
+        "model=alexnet",
+        "data=flowers17",
+        "image_size=64",
+        *QUICK,
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=2",
+        f"hydra.run.dir={run_dir}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(run_dir)
+    assert results["data_info"]["sizes"] == {"train": 680, "val": 340, "test": 340}
+    assert results["data_info"]["classes"][0] == "Daffodil" and len(results["data_info"]["classes"]) == 17
+    assert results["params"]["total"] == 57_073_489
+    assert METRICS <= set(results["metrics"])
+
+
+def test_ddp_sweep_runs_each_job_exactly_once_on_two_processes(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "pooling=max,avg",
+        *QUICK,
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    found = sorted(tmp_path.rglob("results.json"))
+    assert found == [sweep / "0" / "results.json", sweep / "1" / "results.json"]
+    assert result.stdout.count("Run dir:") == 2
+    for path, pooling in zip(found, ["max", "avg"]):
+        results = results_of(path.parent)
+        assert results["status"] == "ok" and results["device"]["world_size"] == 2
+        assert (
+            results["overrides"][-1].endswith(f"pooling={pooling}")
+            or f"pooling={pooling}" in results["overrides"]
+        )
+        with open(path.parent / "metrics.csv") as handle:
+            rows = list(csv.DictReader(handle))
+        assert sum(1 for row in rows if row.get("test/acc")) == 1  # logged once, by rank zero
+
+
+def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    run_dir = tmp_path / "run"
+    result = run_cli("logger=many", "pooling=avg", *QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_of(run_dir)
+    assert "wandb sync" in result.stdout and results["wandb_sync"].startswith("wandb sync ")
+
+    with open(run_dir / "metrics.csv") as handle:
+        assert METRICS <= set(next(csv.reader(handle)))
+
+    scalars = set()
+    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events))
+        accumulator.Reload()
+        scalars |= set(accumulator.Tags()["scalars"])
+    assert METRICS <= scalars
+
+    (offline,) = (run_dir / "wandb").glob("offline-run-*")
+    run = read_offline_run(offline)
+    assert run.name == "logger=many,pooling=avg,trainer.max_epochs=1,trainer.num_sanity_val_steps=0"
+    assert run.config["model"]["name"] == "lenet5" and run.config["pooling"] == {"type": "avg"}
+    assert run.config["optimizer"]["lr"] == 0.001
+    logged = set().union(*(row.keys() for row in run.history))
+    assert METRICS <= logged
+    assert run.summary["test/acc"] == pytest.approx(results["metrics"]["test/acc"])
+    assert run.exit_code == 0
+
+
+def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "logger=wandb", "pooling=max,min", "seed=0", *QUICK, f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    runs = [read_offline_run(next((sweep / job / "wandb").glob("offline-run-*"))) for job in ("0", "1")]
+    assert runs[0].group == runs[1].group == "multirun-" + "_".join(sweep.parts[-2:])
+    assert runs[0].tags == ["pooling=max"] and runs[1].tags == ["pooling=min"]
+    assert [r.exit_code for r in runs] == [0, 0]
+    assert runs[0].run_id != runs[1].run_id

@@ -1,0 +1,158 @@
+"""Composing the real config tree, and validation that stops bad input before torch is imported."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from experiments.config import ConfigError, config_dir, validate
+
+from .conftest import REPO, cli_env, compose_config, run_cli
+
+GROUP_OPTIONS = {
+    group: sorted(p.stem for p in (config_dir() / group).glob("*.yaml"))
+    for group in (
+        "model",
+        "pooling",
+        "padding",
+        "activation",
+        "data",
+        "optimizer",
+        "scheduler",
+        "trainer",
+        "logger",
+        "callbacks",
+    )
+}
+
+
+def test_default_composition_is_lenet5_on_digits():
+    cfg = compose_config()
+    assert cfg.model.name == "lenet5" and cfg.data.name == "digits"
+    assert cfg.image_size == 32 and cfg.data.image_size == 32 and cfg.model.net.image_size == 32
+    assert cfg.model.net.in_channels == 1 and cfg.model.net.num_classes == 10
+    assert cfg.seed == 0
+    validate(cfg)
+
+
+def test_documented_group_options_exist():
+    expected = {
+        "model": {"lenet5", "alexnet"},
+        "pooling": {"max", "avg", "min", "lp"},
+        "padding": {"valid", "same", "zeros", "constant", "reflect", "replicate", "circular"},
+        "activation": {"relu", "tanh", "sigmoid", "scaled_tanh", "leaky_relu", "elu", "gelu", "silu"},
+        "optimizer": {"sgd", "adam", "adamw"},
+        "scheduler": {"none", "cosine", "step", "onecycle"},
+        "trainer": {"default", "cpu", "gpu", "ddp"},
+        "logger": {"csv", "tensorboard", "wandb", "many"},
+    }
+    for group, options in expected.items():
+        assert options <= set(GROUP_OPTIONS[group]), group
+
+
+# Options that need a value from the user (``???`` in their file).
+REQUIRED = {"data/image_folder": ["data.root=/srv/images", "data.num_classes=3"]}
+
+
+@pytest.mark.parametrize("group", list(GROUP_OPTIONS))
+def test_every_group_option_composes_and_validates(group):
+    for option in GROUP_OPTIONS[group]:
+        cfg = compose_config(f"{group}={option}", *REQUIRED.get(f"{group}/{option}", []))
+        OmegaConf.to_container(cfg, resolve=True)
+        validate(cfg)
+
+
+def test_every_model_pooling_padding_activation_combination_validates():
+    for model, pooling, padding, activation in itertools.product(
+        ["lenet5", "alexnet"], GROUP_OPTIONS["pooling"], GROUP_OPTIONS["padding"], GROUP_OPTIONS["activation"]
+    ):
+        validate(
+            compose_config(
+                f"model={model}", f"pooling={pooling}", f"padding={padding}", f"activation={activation}"
+            )
+        )
+
+
+def test_alexnet_takes_its_input_size_and_the_data_follows():
+    cfg = compose_config("model=alexnet", "data=flowers17")
+    assert cfg.image_size == 224 and cfg.data.image_size == 224
+    assert cfg.model.net.num_classes == 17 and cfg.model.net.in_channels == 3
+    assert cfg.data.root.endswith("flowers17")
+
+
+@pytest.mark.parametrize(
+    ("override", "key"),
+    [
+        ("optimizer.lr=-1", "optimizer.lr"),
+        ("optimizer.lr=0", "optimizer.lr"),
+        ("optimizer.lr=fast", "optimizer.lr"),
+        ("data.batch_size=0", "data.batch_size"),
+        ("data.batch_size=1.5", "data.batch_size"),
+        ("trainer.max_epochs=0", "trainer.max_epochs"),
+        ("model.net.dropout=1.0", "model.net.dropout"),
+        ("seed=-3", "seed"),
+        ("deterministic=maybe", "deterministic"),
+        ("pooling.type=median", "pooling.type"),
+        ("padding.mode=mirror", "padding.mode"),
+        ("data.val_fraction=0.5 data.test_fraction=0.5", "data.val_fraction"),
+        ("image_size=3", "image_size"),
+    ],
+)
+def test_bad_values_raise_an_error_naming_the_key(override, key):
+    with pytest.raises(ConfigError) as caught:
+        validate(compose_config(*override.split()))
+    assert caught.value.key == key
+    assert str(caught.value).startswith(f"{key}: ")
+
+
+def test_geometry_error_names_the_layer_and_the_smallest_input():
+    with pytest.raises(ConfigError, match=r"layer 'pool1'.*smallest input this network accepts is 63x63"):
+        validate(compose_config("model=alexnet", "data=digits", "image_size=8"))
+
+
+def test_unknown_group_option_is_refused_by_hydra():
+    with pytest.raises(ConfigCompositionException, match="pooling/median"):
+        compose_config("pooling=median")
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optimizer.lr=-1", "optimizer.lr: must be a number > 0"),
+        ("optimizer.lr=abc", "optimizer.lr: must be a number > 0"),
+        ("model=alexnet image_size=8", "image_size: model=alexnet"),
+    ],
+)
+def test_cli_config_error_exits_2_before_torch_is_imported(tmp_path, override, message):
+    result = run_cli(*override.split(), cwd=tmp_path, python_args=("-X", "importtime"))
+    imported = [
+        line.rsplit("|", 1)[-1].strip()
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:")
+    ]
+    assert result.returncode == 2, result.stderr[-2000:]
+    assert f"Config error: {message}" in result.stderr
+    assert "hydra" in imported and "torch" not in imported and "pytorch_lightning" not in imported
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("results.json"))
+
+
+def test_help_and_cfg_job_do_not_import_torch(tmp_path):
+    for args in (["--help"], ["--cfg", "job"]):
+        result = run_cli(*args, cwd=tmp_path, python_args=("-X", "importtime"))
+        imported = [
+            line.rsplit("|", 1)[-1].strip()
+            for line in result.stderr.splitlines()
+            if line.startswith("import time:")
+        ]
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "torch" not in imported
+    assert "model:" in result.stdout and "lenet5" in result.stdout
+
+
+def test_config_dir_is_the_repository_conf():
+    assert config_dir().resolve() == (REPO / "conf").resolve()
+    assert cli_env()["WANDB_MODE"] == "offline"

@@ -1,0 +1,138 @@
+"""Real Trainer runs in-process: optimizers, schedulers, callbacks, checkpoints, seeding, results.json."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+
+from experiments.results import read_results
+from experiments.run import run_job
+
+from .conftest import compose_config
+
+FAST = ("trainer.max_epochs=2", "trainer.num_sanity_val_steps=0", "trainer=cpu")
+
+
+def train(tmp_path, *overrides: str) -> dict:
+    cfg = compose_config(*FAST, *overrides, output_dir=str(tmp_path))
+    run_job(cfg)
+    return read_results(tmp_path)
+
+
+def test_results_json_contract(tmp_path):
+    results = train(tmp_path)
+    assert results["status"] == "ok" and results["error"] is None
+    assert set(results["metrics"]) >= {
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "test/loss",
+        "test/acc",
+        "test/acc_top5",
+        "test/f1_macro",
+    }
+    assert results["params"] == {"total": 61_706, "trainable": 61_706}
+    assert results["wall_time_s"] > 0 and results["throughput"]["train_images_per_s"] > 0
+    assert results["epochs"] == 2 and len(results["history"]) == 2
+    assert results["data_info"]["sizes"]["test"] == 360
+    assert results["versions"]["torch"] == torch.__version__.split("+")[0] or results["versions"]["torch"]
+    matrix = torch.tensor(results["confusion_matrix"])
+    assert matrix.shape == (10, 10) and int(matrix.sum()) == 360
+    assert math.isclose(float(matrix.diag().sum()) / 360, results["metrics"]["test/acc"], abs_tol=1e-6)
+
+
+def test_metrics_csv_has_every_metric_name(tmp_path):
+    train(tmp_path)
+    with open(tmp_path / "metrics.csv") as handle:
+        columns = set(next(csv.reader(handle)))
+    assert {
+        "train/loss",
+        "train/acc",
+        "val/loss",
+        "val/acc",
+        "test/loss",
+        "test/acc",
+        "test/acc_top5",
+        "test/f1_macro",
+    } <= columns
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    results = train(tmp_path)
+    for name in ("best.ckpt", "last.ckpt"):
+        checkpoint = torch.load(tmp_path / "checkpoints" / name, map_location="cpu", weights_only=True)
+        assert set(checkpoint["state_dict"]) >= {"net.features.0.weight", "net.classifier.7.weight"}
+        assert checkpoint["config"]["model"]["name"] == "lenet5"
+    assert results["best_checkpoint"].endswith("best.ckpt")
+
+
+def test_top5_is_left_out_with_five_classes_or_fewer(tmp_path):
+    results = train(tmp_path, "data.num_classes=10")
+    assert "test/acc_top5" in results["metrics"]
+
+
+@pytest.mark.parametrize(
+    ("optimizer", "scheduler"),
+    [
+        ("sgd", "none"),
+        ("adam", "none"),
+        ("adamw", "none"),
+        ("sgd", "cosine"),
+        ("adam", "step"),
+        ("adamw", "onecycle"),
+    ],
+)
+def test_optimizers_and_schedulers_train(tmp_path, optimizer, scheduler):
+    results = train(
+        tmp_path,
+        f"optimizer={optimizer}",
+        f"scheduler={scheduler}",
+        "scheduler.factory.step_size=1" if scheduler == "step" else "seed=0",
+    )
+    assert results["status"] == "ok"
+    losses = [epoch["train/loss"] for epoch in results["history"]]
+    assert losses[-1] < losses[0]
+    rates = [epoch["lr"] for epoch in results["history"]]
+    if scheduler == "none":
+        assert rates[0] == rates[-1]
+    else:
+        assert rates[-1] < rates[0] or scheduler == "onecycle"
+
+
+def test_onecycle_steps_every_batch(tmp_path):
+    results = train(tmp_path, "scheduler=onecycle", "optimizer.lr=0.01")
+    first, second = (epoch["lr"] for epoch in results["history"])
+    assert first != second and max(first, second) <= 0.01
+
+
+def test_same_seed_gives_identical_metrics_and_other_seeds_differ(tmp_path):
+    runs = [
+        train(tmp_path / name, "deterministic=true", f"seed={seed}")
+        for name, seed in (("a", 0), ("b", 0), ("c", 1))
+    ]
+    assert runs[0]["metrics"] == runs[1]["metrics"]
+    assert runs[0]["history"][0]["train/loss"] == runs[1]["history"][0]["train/loss"]
+    assert runs[0]["metrics"] != runs[2]["metrics"]
+
+
+def test_early_stopping_stops_the_run(tmp_path):
+    results = train(
+        tmp_path,
+        "callbacks=early_stopping",
+        "trainer.max_epochs=6",
+        "callbacks.early_stopping.patience=0",
+        "callbacks.early_stopping.min_delta=0.5",
+    )
+    assert results["status"] == "ok" and results["epochs"] < 6
+
+
+def test_failed_job_is_recorded(tmp_path):
+    with pytest.raises(Exception, match="training loss is nan"):
+        train(tmp_path, "optimizer=sgd", "optimizer.lr=1e30", "optimizer.momentum=0.0")
+    results = read_results(tmp_path)
+    assert results["status"] == "failed"
+    assert "NonFiniteLossError" in results["error"] and results["traceback"]
