@@ -1,93 +1,66 @@
-"""A LightningDataModule over in-memory uint8 tensors: split once, slice batches, augment on the device."""
+"""A LightningDataModule over uint8 image tensors: decode once (cached), split, slice batches on the device.
+
+The fast path (``in_memory=true``, default) keeps each split as one uint8 tensor on the training
+device and serves batches by indexing it with a shuffled permutation. ``in_memory=false`` serves
+the same splits through a standard ``DataLoader`` with workers. Either way, batches arrive as
+uint8 and :meth:`ClassificationData.on_after_batch_transfer` augments (training only) and
+normalises them on the device.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 
-from experiments.data.sources import Splits, fit_to_size
+from experiments.data import lazy
+from experiments.data.augment import Augment
+from experiments.data.batches import Pair, TensorBatches
+from experiments.data.cache import load_or_decode
+from experiments.data.splits import PARTS, stratified_split
 
-Pair = tuple[torch.Tensor, torch.Tensor]
-
-
-def stratified_split(labels: torch.Tensor, fractions: Sequence[float], seed: int) -> list[torch.Tensor]:
-    """Split indices class by class into parts of the given fractions (the last part takes the rest)."""
-    rng = np.random.default_rng(seed)
-    parts: list[list[np.ndarray]] = [[] for _ in fractions]
-    for label in np.unique(labels.numpy()):
-        members = rng.permutation(np.flatnonzero(labels.numpy() == label))
-        start = 0
-        for i, fraction in enumerate(fractions):
-            stop = len(members) if i == len(fractions) - 1 else start + int(round(fraction * len(members)))
-            parts[i].append(members[start:stop])
-            start = stop
-    return [torch.from_numpy(np.sort(np.concatenate(p))) for p in parts]
+log = logging.getLogger("experiments.data")
+GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as PIL's convert("L")
 
 
-class TensorBatches:
-    """Batches sliced from in-memory tensors by a shuffled index: no per-sample Python, no collate.
+def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
+    """RGB -> grey where the model wants 1 channel; grey stays grey (repeated per batch, not stored 3x)."""
+    if images.shape[1] == 3 and channels == 1:
+        weights = torch.tensor(GREY_WEIGHTS).view(1, 3, 1, 1)
+        grey = torch.empty(len(images), 1, *images.shape[2:], dtype=torch.uint8)
+        for start in range(0, len(images), 4096):
+            chunk = (images[start : start + 4096].float() * weights).sum(1, keepdim=True)
+            grey[start : start + 4096] = chunk.round_().clamp_(0, 255).to(torch.uint8)
+        return grey
+    return images
 
-    Under DDP each rank takes a disjoint strided shard of the epoch's permutation, padded or trimmed
-    to equal length as ``DistributedSampler`` does.
-    """
 
-    def __init__(
-        self,
-        data: Pair,
-        batch_size: int,
-        *,
-        shuffle: bool = False,
-        seed: int = 0,
-        drop_last: bool = False,
-        rank: int = 0,
-        world_size: int = 1,
-        epoch: Callable[[], int] = lambda: 0,
-    ) -> None:
-        self.images, self.labels = data
-        self.batch_size = batch_size
-        self.shuffle = shuffle
-        self.seed = seed
-        self.drop_last = drop_last
-        self.rank = rank
-        self.world_size = world_size
-        self.epoch = epoch
-
-    def _indices(self) -> torch.Tensor:
-        n = len(self.labels)
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(self.seed + self.epoch())
-            order = torch.randperm(n, generator=generator)
-        else:
-            order = torch.arange(n)
-        if self.world_size > 1:
-            if self.drop_last:
-                order = order[: n - n % self.world_size]
-            else:
-                pad = -n % self.world_size
-                order = torch.cat([order, order[:pad]])
-            order = order[self.rank :: self.world_size]
-        return order
-
-    def __len__(self) -> int:
-        n = len(self.labels)
-        per_rank = (n // self.world_size) if self.drop_last else -(-n // self.world_size)
-        return per_rank // self.batch_size if self.drop_last else -(-per_rank // self.batch_size)
-
-    def __iter__(self) -> Iterator[Pair]:
-        order = self._indices()
-        for start in range(0, len(order), self.batch_size):
-            index = order[start : start + self.batch_size]
-            if self.drop_last and len(index) < self.batch_size:
-                return
-            yield self.images[index], self.labels[index]
+def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and standard deviation of uint8 images in [0, 1] units, in float64 chunks."""
+    total = torch.zeros(images.shape[1], dtype=torch.float64)
+    squares = torch.zeros_like(total)
+    for start in range(0, len(images), 1024):
+        chunk = images[start : start + 1024].to(torch.float64).div_(255)
+        total += chunk.sum(dim=(0, 2, 3))
+        squares += chunk.square().sum(dim=(0, 2, 3))
+    count = max(images.numel() // images.shape[1], 1)
+    mean = total / count
+    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)
+    return mean.float(), std.float()
 
 
 class ClassificationData(pl.LightningDataModule):
-    """Reads a source once, fits images to ``image_size``, splits them (stratified, seeded) and serves batches."""
+    """Reads a source once, fits images to ``image_size``, splits them and serves batches.
+
+    The split: the dataset's own parts where it has them (MNIST/CIFAR train/test, ``datasplits.mat``,
+    ``train/val/test`` folders); missing parts come from a stratified, seeded split by
+    ``val_fraction``/``test_fraction``. :meth:`describe` records which was used.
+    """
 
     def __init__(
         self,
@@ -107,8 +80,16 @@ class ClassificationData(pl.LightningDataModule):
         augment: dict[str, Any] | None = None,
         seed: int = 0,
         drop_last: bool = False,
+        in_memory: bool = True,
+        device: str = "auto",
+        num_workers: int = 2,
+        cache: bool = True,
+        cache_dir: str | None = None,
         root: str | None = None,
         download: bool = False,
+        split: int | None = None,
+        skip_corrupt: bool = False,
+        verify: bool = True,
     ) -> None:
         super().__init__()
         self.source = source
@@ -121,114 +102,267 @@ class ClassificationData(pl.LightningDataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.fit = fit
-        self.augment = dict(augment or {})
+        self.augment = Augment.from_config(augment)
+        self.augment_config = dict(augment or {})
         self.seed = seed
         self.drop_last = drop_last
+        self.in_memory = in_memory
+        self.device = device
+        self.num_workers = num_workers
+        self.cache_dir = (
+            (Path(cache_dir).expanduser() if cache_dir else default_cache_dir()) if cache else None
+        )
         self.mean = mean
         self.std = std
         self.splits: dict[str, Pair] = {}
+        self.datasets: dict[str, torch.utils.data.Dataset] = {}
         self.classes: list[str] = []
         self.protocol = ""
+        self.info: dict[str, Any] = {}
+        self._placed: dict[str, Pair] = {}
+
+    # -- reading and splitting -------------------------------------------------------------------
+
+    def prepare_data(self) -> None:
+        """Check the files (downloading them where ``data.download=true``); Lightning runs this on one rank."""
+        self.source.inputs()
 
     def setup(self, stage: str | None = None) -> None:
-        if self.splits:
+        if self.splits or self.datasets:
             return
-        loaded: Splits = self.source.load(self.image_size)
-        self.classes = loaded.classes
-        self.protocol = loaded.protocol
-        train, val, test = loaded.train, loaded.val, loaded.test
-        if test is None:
-            fractions = [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction]
-            train, val, test = (self._take(loaded.train, i) for i in stratified_split(loaded.train[1], fractions, self.seed))
-        elif val is None:
-            parts = stratified_split(train[1], [1 - self.val_fraction, self.val_fraction], self.seed)
-            train, val = (self._take(train, i) for i in parts)
-        self.splits = {name: self._fit(pair) for name, pair in (("train", train), ("val", val), ("test", test))}
-        labels = self.splits["train"][1]
-        if int(labels.max()) >= self.num_classes:
+        if self.in_memory or not hasattr(self.source, "index"):
+            self._setup_tensors()
+        else:
+            self._setup_files()
+        sizes = self.sizes()
+        if sizes["train"] == 0:
+            raise ValueError(f"{self.name}: the training split is empty (sizes {sizes})")
+        log.info("data %s: %s; sizes %s", self.name, self.protocol, sizes)
+
+    def _setup_tensors(self) -> None:
+        result = load_or_decode(self.source, self.image_size, self.fit, self.cache_dir)
+        decoded = result.decoded
+        self._check_labels(decoded.labels)
+        self.classes = list(decoded.classes)
+        images = to_channels(decoded.images, self.channels)
+        parts = self._partition(decoded.labels, decoded.groups, skipped=bool(decoded.skipped))
+        self.info.update(
+            cache=result.status,
+            cache_file=str(result.path) if result.path else None,
+            skipped_files=len(decoded.skipped),
+            skipped=decoded.skipped[:50],
+        )
+        if decoded.skipped:
+            log.warning(
+                "%s: skipped %d unreadable image(s), e.g. %s",
+                self.name,
+                len(decoded.skipped),
+                decoded.skipped[0],
+            )
+        if self.in_memory:
+            self.splits = {part: (images[index], decoded.labels[index]) for part, index in parts.items()}
+            self.info["pipeline"] = "in-memory tensors, sliced batches"
+            self._set_normalization(self.splits["train"][0])
+        else:
+            dataset = lazy.Images(images, decoded.labels)
+            self.datasets = {
+                part: torch.utils.data.Subset(dataset, index.tolist()) for part, index in parts.items()
+            }
+            self.info["pipeline"] = f"DataLoader, {self.num_workers} workers"
+            self._set_normalization(images[parts["train"]])
+
+    def _setup_files(self) -> None:
+        index = self.source.index()
+        self._check_labels(index.labels)
+        self.classes = list(index.classes)
+        paths, labels, groups = index.paths, index.labels, index.groups
+        skipped: list[str] = []
+        if getattr(self.source, "skip_corrupt", False):
+            keep = torch.tensor(lazy.readable(paths), dtype=torch.bool)
+            skipped = [str(p) for p, ok in zip(paths, keep.tolist()) if not ok]
+            if skipped:
+                position = torch.cumsum(keep.long(), 0) - 1
+                groups = {k: position[v[keep[v]]] for k, v in groups.items()}
+                paths = [p for p, ok in zip(paths, keep.tolist()) if ok]
+                labels = labels[keep]
+        parts = self._partition(labels, groups, skipped=bool(skipped))
+        dataset = lazy.ImageFiles(paths, labels, self.image_size, self.channels)
+        self.datasets = {part: torch.utils.data.Subset(dataset, idx.tolist()) for part, idx in parts.items()}
+        self.info.update(
+            cache="off",
+            pipeline=f"DataLoader, {self.num_workers} workers, files decoded per sample",
+            skipped_files=len(skipped),
+            skipped=skipped[:50],
+        )
+        sample = parts["train"][
+            torch.randperm(len(parts["train"]), generator=torch.Generator().manual_seed(0))[:512]
+        ]
+        if self.mean is None or self.std is None:  # statistics from up to 512 training images
+            self._set_normalization(torch.stack([dataset[int(i)][0] for i in sample]))
+        else:
+            self._set_normalization(None)
+
+    def _check_labels(self, labels: torch.Tensor) -> None:
+        if len(labels) and int(labels.max()) >= self.num_classes:
             raise ValueError(
                 f"data.num_classes={self.num_classes} but {self.name} has label {int(labels.max())}; "
                 f"set data.num_classes={int(labels.max()) + 1}"
             )
-        self._set_normalization(self.splits["train"][0])
 
-    @staticmethod
-    def _take(pair: Pair, index: torch.Tensor) -> Pair:
-        return pair[0][index], pair[1][index]
+    def _partition(
+        self, labels: torch.Tensor, groups: dict[str, torch.Tensor], *, skipped: bool
+    ) -> dict[str, torch.Tensor]:
+        """Index tensors for train/val/test; sets :attr:`protocol` to say where they came from."""
+        official = getattr(self.source, "split_groups", None)
+        found = official() if callable(official) else None
+        note = ""
+        if found is not None:
+            if skipped:
+                raise ValueError(
+                    f"{self.name}: data.skip_corrupt cannot be combined with an official split file"
+                )
+            groups, self.protocol = found
+            self.info["official_split"] = True
+        elif callable(official):
+            note = f" ({getattr(self.source, 'splits_file', 'official split file')} not found)"
+        groups = {k: v for k, v in groups.items() if k in PARTS}
+        seeded = f"seed {self.seed}"
+        if "train" not in groups:
+            fractions = [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction]
+            parts = stratified_split(labels, fractions, self.seed)
+            groups = dict(zip(PARTS, parts))
+            shares = "/".join(f"{f * 100:.4g}" for f in fractions)
+            self.protocol = f"seeded stratified {shares}% train/val/test split ({seeded}){note}"
+        elif found is None:
+            own = [k for k in PARTS if k in groups]
+            self.protocol = f"the dataset's own {'/'.join(own)} split"
+            train = groups["train"]
+            for part, fraction in (("val", self.val_fraction), ("test", self.test_fraction)):
+                if part in groups:
+                    continue
+                keep, held = stratified_split(
+                    labels[train], [1 - fraction, fraction], self.seed + PARTS.index(part)
+                )
+                groups[part], train = train[held], train[keep]
+                self.protocol += f"; {part}: seeded stratified {fraction * 100:.4g}% of train ({seeded})"
+            groups["train"] = train
+        return {part: groups[part] for part in PARTS}
 
-    def _fit(self, pair: Pair) -> Pair:
-        return fit_to_size(pair[0], self.image_size, self.fit), pair[1]
+    def sizes(self) -> dict[str, int]:
+        if self.splits:
+            return {part: len(pair[1]) for part, pair in self.splits.items()}
+        return {part: len(dataset) for part, dataset in self.datasets.items()}
 
-    def _set_normalization(self, images: torch.Tensor) -> None:
-        """Per-channel statistics from the training split unless ``data.mean``/``data.std`` are given."""
+    # -- normalisation ---------------------------------------------------------------------------
+
+    def _set_normalization(self, images: torch.Tensor | None) -> None:
+        """Per-channel statistics from ``data.mean``/``data.std``, else from the training images."""
         if self.mean is None or self.std is None:
-            pixels = images.transpose(0, 1).reshape(images.shape[1], -1).float() / 255
-            mean, std = pixels.mean(dim=1), pixels.std(dim=1).clamp_min(1e-3)
+            if images is None or len(images) == 0:
+                raise ValueError(f"{self.name}: set data.mean and data.std (no training images to measure)")
+            mean, std = channel_stats(images)
+            self.info["normalization"] = "training split statistics"
         else:
             mean, std = torch.tensor(self.mean, dtype=torch.float), torch.tensor(self.std, dtype=torch.float)
+            self.info["normalization"] = "configured"
         if len(mean) != self.channels:
             mean, std = mean.mean().repeat(self.channels), std.mean().repeat(self.channels)
         self.register_normalization(mean, std)
 
     def register_normalization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
-        self._mean = mean.view(1, -1, 1, 1)
-        self._std = std.view(1, -1, 1, 1)
+        """``(x / 255 - mean) / std`` as one multiply-subtract on raw 0..255 values."""
+        self.norm_mean, self.norm_std = mean.tolist(), std.tolist()
+        self._scale = (1 / (255 * std)).view(1, -1, 1, 1)
+        self._shift = (mean / std).view(1, -1, 1, 1)
 
-    def _batches(self, split: str, *, train: bool) -> TensorBatches:
+    # -- batches ---------------------------------------------------------------------------------
+
+    def _target_device(self) -> torch.device:
+        if self.device != "auto":
+            return torch.device(self.device)
+        trainer = self.trainer
+        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
+
+    def _on_device(self, part: str) -> Pair:
+        """The split's tensors on the training device, moved once."""
+        device = self._target_device()
+        placed = self._placed.get(part)
+        if placed is None or placed[0].device != device:
+            images, labels = self.splits[part]
+            placed = (images.to(device), labels.to(device))
+            self._placed[part] = placed
+        return placed
+
+    def _batches(self, part: str, *, train: bool) -> TensorBatches | torch.utils.data.DataLoader:
+        batch_size = self.batch_size if train else self.eval_batch_size
+        drop_last = self.drop_last and train
+        if not self.splits:
+            return lazy.loader(
+                self.datasets[part],
+                batch_size,
+                shuffle=train,
+                workers=self.num_workers,
+                drop_last=drop_last,
+                seed=self.seed,
+            )
         trainer = self.trainer
         return TensorBatches(
-            self.splits[split],
-            self.batch_size if train else self.eval_batch_size,
+            self._on_device(part),
+            batch_size,
             shuffle=train,
             seed=self.seed,
-            drop_last=self.drop_last and train,
+            drop_last=drop_last,
             rank=trainer.global_rank if trainer else 0,
             world_size=trainer.world_size if trainer else 1,
             epoch=(lambda: trainer.current_epoch) if trainer else (lambda: 0),
         )
 
-    def train_dataloader(self) -> TensorBatches:
+    def train_dataloader(self) -> TensorBatches | torch.utils.data.DataLoader:
         return self._batches("train", train=True)
 
-    def val_dataloader(self) -> TensorBatches:
+    def val_dataloader(self) -> TensorBatches | torch.utils.data.DataLoader:
         return self._batches("val", train=False)
 
-    def test_dataloader(self) -> TensorBatches:
+    def test_dataloader(self) -> TensorBatches | torch.utils.data.DataLoader:
         return self._batches("test", train=False)
 
-    def on_after_batch_transfer(self, batch: Pair, dataloader_idx: int) -> Pair:
-        """On the device: uint8 -> float, grey -> RGB where the model wants 3 channels, augment, normalise."""
-        images, labels = batch
-        images = images.float().div_(255)
+    def transform(self, images: torch.Tensor, *, train: bool) -> torch.Tensor:
+        """uint8 (N, C, H, W) -> normalised float: grey repeated to RGB where needed, augmented if ``train``."""
+        if train and self.augment.active:
+            if self.augment.resized_crop_scale is not None:
+                images = images.float()  # interpolation needs floats; crop and flip work on uint8
+            images = self.augment(images)
+        scale, shift = self._scale.to(images.device), self._shift.to(images.device)
         if images.shape[1] != self.channels:
             images = images.expand(-1, self.channels, -1, -1)
-        if self.trainer is not None and self.trainer.training and self.augment:
-            images = augment_batch(images, **self.augment)
-        mean, std = self._mean.to(images.device), self._std.to(images.device)
-        return (images - mean) / std, labels
+        return torch.addcmul(-shift, images.float(), scale)
+
+    def on_after_batch_transfer(self, batch: Pair, dataloader_idx: int) -> Pair:
+        images, labels = batch
+        training = self.trainer is not None and self.trainer.training
+        return self.transform(images, train=training), labels
 
     def describe(self) -> dict[str, Any]:
+        """What ``results.json`` records as ``data_info``."""
         return {
             "name": self.name,
+            "source": type(self.source).__name__,
+            "root": str(getattr(self.source, "root", "")) or None,
+            "channels": self.channels,
+            "source_channels": getattr(self.source, "channels", None),
+            "native_size": getattr(self.source, "native_size", None),
+            "image_size": self.image_size,
             "protocol": self.protocol,
             "classes": self.classes,
-            "sizes": {split: len(pair[1]) for split, pair in self.splits.items()},
+            "sizes": self.sizes(),
+            "augment": self.augment_config,
+            "normalization_mean": getattr(self, "norm_mean", None),
+            "normalization_std": getattr(self, "norm_std", None),
+            **self.info,
         }
 
 
-def augment_batch(images: torch.Tensor, *, hflip: bool = False, crop_padding: int = 0) -> torch.Tensor:
-    """Batched augmentation: random crop after zero padding, random horizontal flip (per image)."""
-    n, _, h, w = images.shape
-    if crop_padding:
-        padded = torch.nn.functional.pad(images, (crop_padding,) * 4)
-        dy = torch.randint(0, 2 * crop_padding + 1, (n,), device=images.device)
-        dx = torch.randint(0, 2 * crop_padding + 1, (n,), device=images.device)
-        rows = (dy[:, None] + torch.arange(h, device=images.device)[None, :])[:, None, :, None]
-        cols = (dx[:, None] + torch.arange(w, device=images.device)[None, :])[:, None, None, :]
-        batch = torch.arange(n, device=images.device)[:, None, None, None]
-        channels = torch.arange(images.shape[1], device=images.device)[None, :, None, None]
-        images = padded[batch, channels, rows, cols]
-    if hflip:
-        flip = torch.rand(n, device=images.device) < 0.5
-        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-    return images
+def default_cache_dir() -> Path:
+    """``$EXPERIMENTS_CACHE_DIR``, else ``~/.cache/experiments`` (outside any repository)."""
+    configured = os.environ.get("EXPERIMENTS_CACHE_DIR")
+    return Path(configured).expanduser() if configured else Path.home() / ".cache" / "experiments"

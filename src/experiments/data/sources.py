@@ -1,9 +1,15 @@
-"""Dataset readers: each returns whole splits as uint8 image tensors (N, C, H, W) and int64 labels."""
+"""Dataset readers: each decodes a whole dataset into uint8 image tensors (N, C, H, W) and int64 labels.
+
+A source states its ``name``, ``channels``, ``native_size`` (``None`` where images vary) and, after
+decoding, its class names. ``inputs()`` checks (or downloads) the files and lists them, so the
+decoded tensors can be cached under their checksums; ``decode(image_size)`` reads them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -15,14 +21,40 @@ class DataSourceError(RuntimeError):
 
 
 @dataclass
-class Splits:
-    """What a source provides: ``train`` always, ``val``/``test`` where the dataset defines them."""
+class Decoded:
+    """A whole dataset in memory; ``groups`` holds the dataset's own parts (``train``/``val``/``test``) as indices."""
 
-    train: tuple[torch.Tensor, torch.Tensor]
-    test: tuple[torch.Tensor, torch.Tensor] | None = None
-    val: tuple[torch.Tensor, torch.Tensor] | None = None
-    classes: list[str] = field(default_factory=list)
-    protocol: str = ""
+    images: torch.Tensor
+    labels: torch.Tensor
+    classes: list[str]
+    groups: dict[str, torch.Tensor] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+    def to_state(self) -> dict[str, Any]:
+        """Tensors, strings and lists only: loadable with ``torch.load(weights_only=True)``."""
+        return {
+            "images": self.images,
+            "labels": self.labels,
+            "classes": list(self.classes),
+            "groups": dict(self.groups),
+            "skipped": list(self.skipped),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, Any]) -> Decoded:
+        return cls(**state)
+
+
+def missing_files_error(
+    dataset: str, missing: list[str], folder: Path, root: Path, how: str
+) -> DataSourceError:
+    """One message naming the expected files, the directory searched, ``data.root`` and how to get them."""
+    shown = ", ".join(missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8 else "")
+    return DataSourceError(
+        f"{dataset}: expected files not found in {folder}: {shown}. "
+        f"data.root is {root}; point it at the directory that holds them (data.root=/path/to/{root.name}), "
+        f"or {how}"
+    )
 
 
 def fit_to_size(images: torch.Tensor, size: int, mode: str = "resize") -> torch.Tensor:
@@ -32,113 +64,118 @@ def fit_to_size(images: torch.Tensor, size: int, mode: str = "resize") -> torch.
         return images
     if mode == "pad":
         if height > size or width > size:
-            raise ValueError(f"data.fit=pad cannot shrink {height}x{width} images to {size}x{size}; use data.fit=resize")
+            raise ValueError(
+                f"data.fit=pad cannot shrink {height}x{width} images to {size}x{size}; use data.fit=resize"
+            )
         top, left = (size - height) // 2, (size - width) // 2
         return F.pad(images, (left, size - width - left, top, size - height - top))
     if mode != "resize":
         raise ValueError(f"data.fit must be 'resize' or 'pad', got {mode!r}")
-    resized = F.interpolate(images.float(), size=(size, size), mode="bilinear", antialias=True, align_corners=False)
-    return resized.round_().clamp_(0, 255).to(torch.uint8)
+    out = torch.empty(len(images), images.shape[1], size, size, dtype=torch.uint8)
+    for start in range(0, len(images), 4096):  # chunks bound the float copy's memory
+        chunk = images[start : start + 4096].float()
+        resized = F.interpolate(
+            chunk, size=(size, size), mode="bilinear", antialias=True, align_corners=False
+        )
+        out[start : start + 4096] = resized.round_().clamp_(0, 255).to(torch.uint8)
+    return out
 
 
 class Digits:
-    """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes): offline, no download."""
+    """scikit-learn's bundled 8x8 digits (1,797 images, 10 classes): offline, no download, no files."""
 
     name = "digits"
     channels = 1
     native_size = 8
 
-    def load(self, image_size: int | None = None) -> Splits:
+    def inputs(self) -> list[Path]:
+        return []
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"source": self.name}
+
+    def decode(self, image_size: int | None = None) -> Decoded:
         from sklearn.datasets import load_digits
 
         bunch = load_digits()
         images = torch.from_numpy(np.rint(bunch.images * (255.0 / 16.0)).astype(np.uint8)).unsqueeze(1)
         labels = torch.from_numpy(bunch.target.astype(np.int64))
-        return Splits(train=(images, labels), classes=[str(c) for c in range(10)], protocol="seeded stratified split")
+        return Decoded(images, labels, [str(c) for c in range(10)])
 
 
 class MNIST:
-    """MNIST in torchvision's layout (``root/MNIST/raw/*-ubyte``); ``download=true`` fetches it with torchvision."""
+    """MNIST in torchvision's layout (``root/MNIST/raw/*-ubyte``, IDX); ``download=true`` fetches it with torchvision."""
 
     name = "mnist"
     channels = 1
     native_size = 28
     dataset_class = "MNIST"
-    files = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+    files = (
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
 
     def __init__(self, root: str | Path, download: bool = False) -> None:
-        self.root = Path(root)
+        self.root = Path(root).expanduser()
         self.download = download
 
-    def load(self, image_size: int | None = None) -> Splits:
-        import torchvision.datasets
+    @property
+    def folder(self) -> Path:
+        return self.root / self.dataset_class / "raw"
 
-        dataset_class = getattr(torchvision.datasets, self.dataset_class)
-        raw = self.root / self.dataset_class / "raw"
-        missing = [name for name in self.files if not (raw / name).is_file()]
-        if missing and not self.download:
-            raise DataSourceError(
-                f"{self.dataset_class} files not found: {', '.join(missing)} in {raw}. "
-                f"Set data.root to the directory that holds {self.dataset_class}/raw/ "
-                f"(now {self.root}), or data.download=true to fetch them."
-            )
-        try:
-            train = dataset_class(str(self.root), train=True, download=self.download)
-            test = dataset_class(str(self.root), train=False, download=self.download)
-        except Exception as error:  # torchvision raises RuntimeError/URLError for missing or bad files
-            raise DataSourceError(f"could not read {self.dataset_class} from {raw}: {error}") from error
-        return Splits(
-            train=(train.data.unsqueeze(1).contiguous(), train.targets.long()),
-            test=(test.data.unsqueeze(1).contiguous(), test.targets.long()),
-            classes=list(train.classes),
-            protocol="official train/test split",
-        )
+    def inputs(self) -> list[Path]:
+        missing = [name for name in self.files if not (self.folder / name).is_file()]
+        if missing and self.download:
+            import torchvision.datasets
 
-
-class Flowers17:
-    """Oxford 17 Category Flowers: ``root/jpg/image_0001.jpg`` ... ``image_1360.jpg``, 80 per class in order."""
-
-    name = "flowers17"
-    channels = 3
-    images_per_class = 80
-    num_images = 1360
-
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-
-    def class_names(self) -> list[str]:
-        listing = self.root / "classes.txt"
-        if listing.is_file():
-            return [line.strip() for line in listing.read_text().splitlines() if line.strip()]
-        return [f"class_{i:02d}" for i in range(self.num_images // self.images_per_class)]
-
-    def load(self, image_size: int | None = None) -> Splits:
-        from torchvision.io import ImageReadMode, decode_image, read_file
-
-        folder = self.root / "jpg"
-        paths = [folder / f"image_{n:04d}.jpg" for n in range(1, self.num_images + 1)]
-        missing = [p.name for p in paths if not p.is_file()]
-        if missing:
-            raise DataSourceError(
-                f"Oxford 17 Flowers: {len(missing)} of {self.num_images} images missing in {folder} "
-                f"(first: {missing[0]}). Set data.root to the directory that holds jpg/image_0001.jpg "
-                f"(now {self.root}); the archive is 17flowers.tgz from the Oxford VGG site."
-            )
-        size = image_size or 224
-        images = torch.empty(len(paths), 3, size, size, dtype=torch.uint8)
-        for i, path in enumerate(paths):
             try:
-                image = decode_image(read_file(str(path)), mode=ImageReadMode.RGB)
-            except RuntimeError as error:
-                raise DataSourceError(f"cannot decode {path}: {error}") from error
-            images[i] = resize_and_center_crop(image, size)
-        labels = torch.arange(self.num_images) // self.images_per_class
-        return Splits(train=(images, labels), classes=self.class_names(), protocol="seeded stratified 40/20/20 split")
+                getattr(torchvision.datasets, self.dataset_class)(str(self.root), download=True)
+            except Exception as error:  # URLError, checksum RuntimeError, ...
+                raise DataSourceError(
+                    f"{self.dataset_class}: download into {self.folder} failed: {error}"
+                ) from error
+            missing = [name for name in self.files if not (self.folder / name).is_file()]
+        if missing:
+            raise missing_files_error(
+                self.dataset_class,
+                missing,
+                self.folder,
+                self.root,
+                "set data.download=true to fetch them with torchvision (needs a network), "
+                f"or place the uncompressed IDX files in {self.folder}",
+            )
+        return [self.folder / name for name in self.files]
+
+    def fingerprint(self) -> dict[str, Any]:
+        return {"source": self.name}
+
+    def decode(self, image_size: int | None = None) -> Decoded:
+        import torchvision.datasets
+        from torchvision.datasets.mnist import read_image_file, read_label_file
+
+        paths = self.inputs()
+        try:
+            train_x, train_y, test_x, test_y = (
+                read_image_file(str(p)) if "images" in p.name else read_label_file(str(p)) for p in paths
+            )
+        except (AssertionError, RuntimeError, ValueError) as error:
+            raise DataSourceError(
+                f"{self.dataset_class}: cannot read the IDX files in {self.folder}: {error}"
+            ) from error
+        if len(train_x) != len(train_y) or len(test_x) != len(test_y):
+            raise DataSourceError(f"{self.dataset_class}: image and label counts differ in {self.folder}")
+        images = torch.cat([train_x, test_x]).unsqueeze(1).contiguous()
+        labels = torch.cat([train_y, test_y]).long()
+        n = len(train_x)
+        groups = {"train": torch.arange(n), "test": torch.arange(n, len(labels))}
+        classes = list(getattr(torchvision.datasets, self.dataset_class).classes)
+        return Decoded(images, labels, classes, groups)
 
 
-def resize_and_center_crop(image: torch.Tensor, size: int) -> torch.Tensor:
-    """Scale the shorter side to ``size`` (antialiased), then cut the central ``size`` x ``size`` square."""
-    from torchvision.transforms.v2 import functional as TF
+class FashionMNIST(MNIST):
+    """Fashion-MNIST (Zalando), MNIST's format and sizes: ``root/FashionMNIST/raw/*-ubyte``."""
 
-    image = TF.resize(image, size, antialias=True)
-    return TF.center_crop(image, [size, size])
+    name = "fashion_mnist"
+    dataset_class = "FashionMNIST"

@@ -1,0 +1,207 @@
+"""The fast path: sharded sliced batches, batched augmentation, normalisation and the decoded-tensor cache."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+from PIL import Image
+from torch.utils.data import DistributedSampler
+
+from experiments.data.augment import Augment, random_crop, random_resized_crop
+from experiments.data.batches import TensorBatches, shard_indices
+from experiments.data.cache import load_or_decode
+from experiments.data.datamodule import ClassificationData, channel_stats
+from experiments.data.folders import ImageFolder
+from experiments.data.sources import Digits
+
+# -- batches and shards --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("n", [1, 7, 10, 33])
+@pytest.mark.parametrize("world_size", [1, 2, 3, 4])
+@pytest.mark.parametrize("drop_last", [False, True])
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_shards_match_distributed_sampler(n: int, world_size: int, drop_last: bool, shuffle: bool) -> None:
+    for epoch in (0, 1):
+        for rank in range(world_size):
+            sampler = DistributedSampler(
+                range(n), num_replicas=world_size, rank=rank, shuffle=shuffle, seed=11, drop_last=drop_last
+            )
+            sampler.set_epoch(epoch)
+            ours = shard_indices(
+                n,
+                shuffle=shuffle,
+                seed=11,
+                epoch=epoch,
+                rank=rank,
+                world_size=world_size,
+                drop_last=drop_last,
+            )
+            assert ours.tolist() == list(sampler)
+
+
+@pytest.mark.parametrize("drop_last", [False, True])
+def test_rank_shards_are_disjoint_and_cover_the_epoch(drop_last: bool) -> None:
+    n, world_size, batch = 103, 4, 8
+    data = (torch.arange(n), torch.arange(n))
+    seen = []
+    for rank in range(world_size):
+        batches = TensorBatches(
+            data, batch, shuffle=True, seed=2, drop_last=drop_last, rank=rank, world_size=world_size
+        )
+        items = [b[1] for b in batches]
+        assert len(items) == len(batches)
+        assert all(len(b) == batch for b in items) or not drop_last
+        seen.append(torch.cat(items).tolist())
+    flat = [i for part in seen for i in part]
+    if drop_last:  # 103 -> 25 per rank -> 3 full batches of 8 each; no index twice
+        assert len(flat) == len(set(flat)) == 4 * 24
+    else:  # padded to 104 by repeating the first index of the permutation; all 103 seen
+        assert set(flat) == set(range(n)) and len(flat) == 104
+
+
+def test_each_epoch_gets_a_new_permutation() -> None:
+    epoch = {"value": 0}
+    batches = TensorBatches(
+        (torch.arange(50), torch.arange(50)), 50, shuffle=True, epoch=lambda: epoch["value"]
+    )
+    first = next(iter(batches))[1]
+    epoch["value"] = 1
+    second = next(iter(batches))[1]
+    assert sorted(first.tolist()) == sorted(second.tolist()) == list(range(50))
+    assert not torch.equal(first, second)
+
+
+# -- augmentation --------------------------------------------------------------------------------
+
+
+def test_random_crop_is_a_shifted_window_of_the_padded_image() -> None:
+    torch.manual_seed(0)
+    images = torch.arange(2 * 3 * 6 * 6, dtype=torch.uint8).view(2, 3, 6, 6)
+    out = random_crop(images, 2)
+    assert out.shape == images.shape and out.dtype == torch.uint8
+    padded = torch.nn.functional.pad(images, (2,) * 4)
+    for i in range(2):
+        windows = [padded[i, :, y : y + 6, x : x + 6] for y in range(5) for x in range(5)]
+        assert any(torch.equal(out[i], w) for w in windows)
+
+
+def test_hflip_flips_some_images_and_keeps_the_rest() -> None:
+    torch.manual_seed(0)
+    images = torch.rand(64, 1, 4, 4)
+    out = Augment(hflip=True)(images)
+    flipped = [torch.equal(o, i.flip(-1)) for o, i in zip(out, images)]
+    kept = [torch.equal(o, i) for o, i in zip(out, images)]
+    assert all(f or k for f, k in zip(flipped, kept)) and 10 < sum(flipped) < 54
+
+
+def test_random_resized_crop_with_full_scale_is_identity_or_mirror() -> None:
+    images = torch.rand(8, 3, 10, 10)
+    out = random_resized_crop(images, (1.0, 1.0), (1.0, 1.0), hflip=True)
+    for o, i in zip(out, images):
+        assert torch.allclose(o, i, atol=1e-5) or torch.allclose(o, i.flip(-1), atol=1e-5)
+    zoomed = random_resized_crop(images, (0.1, 0.2), (0.75, 1.33))
+    assert zoomed.shape == images.shape and not torch.allclose(zoomed, images)
+
+
+def test_augment_config_is_checked() -> None:
+    with pytest.raises(ValueError, match="unknown option"):
+        Augment.from_config({"hflp": True})
+    with pytest.raises(ValueError, match="resized_crop_scale"):
+        Augment.from_config({"resized_crop_scale": [0.5, 2.0]})
+    assert Augment.from_config({"resized_crop_scale": [0.35, 1]}).resized_crop_scale == (0.35, 1.0)
+    assert not Augment.from_config({}).active
+
+
+def digits_module(**options: object) -> ClassificationData:
+    settings = {"num_classes": 10, "channels": 1, "image_size": 12, "cache": False, "batch_size": 32}
+    settings.update(options)
+    return ClassificationData(source=Digits(), name="digits", **settings)
+
+
+def test_augmentation_only_for_training_batches_and_normalisation_uses_dataset_stats() -> None:
+    data = digits_module(augment={"crop_padding": 3, "hflip": True}, mean=[0.25], std=[0.5])
+    data.setup()
+    images = data.splits["val"][0][:16]
+    expected = (images.float() / 255 - 0.25) / 0.5
+    assert torch.allclose(data.transform(images, train=False), expected, atol=1e-5)
+    torch.manual_seed(0)
+    assert not torch.allclose(data.transform(images, train=True), expected, atol=1e-5)
+
+
+def test_normalisation_statistics_from_the_training_split() -> None:
+    data = digits_module()
+    data.setup()
+    train = data.splits["train"][0]
+    mean, _ = channel_stats(train)
+    assert torch.allclose(mean, train.float().mean() / 255, atol=1e-4)
+    out = data.transform(train, train=False)
+    assert abs(float(out.mean())) < 1e-3 and abs(float(out.std()) - 1) < 1e-2
+    assert data.describe()["normalization"] == "training split statistics"
+
+
+def test_batches_are_slices_of_tensors_on_the_target_device() -> None:
+    data = digits_module(device="cpu", drop_last=True)
+    data.setup()
+    loader = data.train_dataloader()
+    assert isinstance(loader, TensorBatches)
+    images, labels = next(iter(loader))
+    assert images.dtype == torch.uint8 and images.shape == (32, 1, 12, 12) and labels.dtype == torch.int64
+    assert len(loader) == data.sizes()["train"] // 32
+    info = data.describe()
+    assert info["sizes"] == {"train": 1258, "val": 179, "test": 360}
+    assert info["pipeline"].startswith("in-memory")
+
+
+# -- cache ---------------------------------------------------------------------------------------
+
+
+def small_tree(root: Path) -> Path:
+    for name, colour in (("a", (255, 0, 0)), ("b", (0, 0, 255))):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (9, 9), colour).save(root / name / f"{i}.png")
+    return root
+
+
+def test_cache_hit_miss_and_invalidation(tmp_path: Path) -> None:
+    tree, cache = small_tree(tmp_path / "images"), tmp_path / "cache"
+    first = load_or_decode(ImageFolder(tree), 8, "resize", cache)
+    assert first.status == "miss" and first.path is not None and first.path.is_file()
+    second = load_or_decode(ImageFolder(tree), 8, "resize", cache)
+    assert second.status == "hit" and torch.equal(second.decoded.images, first.decoded.images)
+    assert torch.load(first.path, weights_only=True)["classes"] == ["a", "b"]
+    assert load_or_decode(ImageFolder(tree), 10, "resize", cache).status == "miss"  # another size
+    Image.new("RGB", (9, 9), (0, 255, 0)).save(tree / "a" / "0.png")  # content changed
+    changed = load_or_decode(ImageFolder(tree), 8, "resize", cache)
+    assert changed.status == "miss" and int(changed.decoded.images[0, 1].float().mean()) > 200
+
+
+def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:
+    tree, cache = small_tree(tmp_path / "images"), tmp_path / "cache"
+    entry = load_or_decode(ImageFolder(tree), 8, "resize", cache).path
+    assert entry is not None
+    entry.write_bytes(b"garbage")
+    assert load_or_decode(ImageFolder(tree), 8, "resize", cache).status == "miss"
+    assert load_or_decode(ImageFolder(tree), 8, "resize", cache).status == "hit"
+
+
+def test_unwritable_cache_path_is_bypassed(tmp_path: Path) -> None:
+    tree = small_tree(tmp_path / "images")
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder should be")
+    result = load_or_decode(ImageFolder(tree), 8, "resize", blocker / "cache")
+    assert result.status == "unwritable" and len(result.decoded.labels) == 6
+
+
+def test_datamodule_records_cache_status(tmp_path: Path) -> None:
+    tree = small_tree(tmp_path / "images")
+    for expected in ("miss", "hit"):
+        data = ClassificationData(
+            source=ImageFolder(tree), name="image_folder", num_classes=2, channels=3, image_size=8,
+            val_fraction=0.34, test_fraction=0.34, cache_dir=str(tmp_path / "cache"),
+        )  # fmt: skip
+        data.setup()
+        assert data.describe()["cache"] == expected
