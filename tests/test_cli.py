@@ -167,3 +167,4 @@ def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):
     assert runs[0].tags == ["pooling=max"] and runs[1].tags == ["pooling=min"]
     assert [r.exit_code for r in runs] == [0, 0]
     assert runs[0].run_id != runs[1].run_id
+    assert f"wandb sync {sweep}/*/wandb/offline-run-*" in result.stdout

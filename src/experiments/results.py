@@ -34,6 +34,16 @@ class Results:
     def __init__(self, run_dir: str | Path) -> None:
         self.path = Path(run_dir) / RESULTS_FILE
         self.data: dict[str, Any] = {}
+        self._keep_earlier_attempt()
+
+    def _keep_earlier_attempt(self) -> None:
+        """A rerun (``sweep.resume``) keeps an earlier attempt's record as ``results.attempt-N.json``."""
+        if not self.path.is_file():
+            return
+        attempt = 1
+        while (kept := self.path.with_name(f"results.attempt-{attempt}.json")).exists():
+            attempt += 1
+        os.replace(self.path, kept)
 
     def update(self, **fields: Any) -> None:
         self.data.update(_plain(fields))

@@ -44,14 +44,18 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
         )
     loggers: list[Any] = []
     launcher = None
+    share = None
     status = "failed"
     try:
         from experiments.ddp import RankLauncher, processes_to_launch
+        from experiments.sweep import JobDevices, parallel_jobs
 
+        if not worker and job.sweep_dir is not None:
+            share = JobDevices(job.sweep_dir, cfg.trainer.accelerator, cfg.trainer.devices, parallel_jobs())
         world_size = 1 if worker else processes_to_launch(cfg.trainer)
         if world_size > 1:
             launcher = RankLauncher(config, run_dir, world_size)
-        objective = _train_and_test(cfg, config, job, results, loggers, start)
+        objective = _train_and_test(cfg, config, job, results, loggers, start, share)
         status = "ok"
         return objective
     except KeyboardInterrupt:
@@ -75,6 +79,8 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
         if sync and results:
             results.update(wandb_sync=sync)
             print(f"W&B run saved offline; upload it with: {sync}")
+        if share is not None:
+            share.release()
         if launcher is not None:
             codes = launcher.close()
             if any(codes) and status == "ok":
@@ -88,6 +94,7 @@ def _train_and_test(
     results: Results | None,
     loggers: list[Any],
     start: float,
+    share: Any = None,
 ) -> float | None:
     import warnings
 
@@ -101,6 +108,10 @@ def _train_and_test(
     from experiments.loggers import build_loggers
     from experiments.module import ClassificationModule
 
+    if share is not None and share.threads:
+        import torch
+
+        torch.set_num_threads(share.threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     net = instantiate(cfg.model.net)
@@ -119,11 +130,11 @@ def _train_and_test(
         logger.log_hyperparams(config)
     history = History()
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
-    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks)
+    placement = share.trainer_overrides() if share is not None else {}
+    trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, **placement)
     if results:
-        results.update(
-            params=count_parameters(net), flops=forward_flops(net, cfg), device=device_info(trainer)
-        )
+        device = device_info(trainer) | (share.describe() if share is not None else {})
+        results.update(params=count_parameters(net), flops=forward_flops(net, cfg), device=device)
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule)
     fit_seconds = time.perf_counter() - fit_start

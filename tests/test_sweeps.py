@@ -1,0 +1,234 @@
+"""Sweeps: failures recorded and resumed, up-front validation, parallel device slots, SLURM, Optuna, W&B sweeps."""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+from hydra import compose, initialize_config_dir
+from hydra.core.override_parser.overrides_parser import OverridesParser
+from omegaconf import OmegaConf
+from PIL import Image
+
+from experiments.config import config_dir, validate
+from experiments.sweep import DeviceSlots
+
+from .conftest import QUICK, cli_env, compose_config, run_cli
+
+TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+
+
+def results_in(sweep: Path) -> dict[int, dict]:
+    return {int(p.parent.name): json.loads(p.read_text()) for p in sweep.glob("*/results.json")}
+
+
+def _hold_a_slot(lock_dir: str, devices: list[int], barrier, queue) -> None:
+    slots = DeviceSlots(Path(lock_dir), devices)
+    queue.put(slots.acquire(1, timeout=30))
+    barrier.wait()  # every process holds its slot at the same time
+
+
+def test_device_slots_give_concurrent_jobs_distinct_devices(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(4), context.Queue()
+    workers = [
+        context.Process(target=_hold_a_slot, args=(str(tmp_path), [0, 1, 2, 3], barrier, queue))
+        for _ in range(4)
+    ]
+    for worker in workers:
+        worker.start()
+    taken = sorted(queue.get(timeout=60)[0] for _ in workers)
+    for worker in workers:
+        worker.join(timeout=60)
+    assert taken == [0, 1, 2, 3]
+
+
+def test_device_slots_wait_while_all_are_held_and_free_on_release(tmp_path):
+    first = DeviceSlots(tmp_path, [0, 1])
+    assert first.acquire(2) == [0, 1]
+    with pytest.raises(TimeoutError, match="no 1 free device"):
+        DeviceSlots(tmp_path, [0, 1]).acquire(1, timeout=0.5)
+    first.release()
+    assert DeviceSlots(tmp_path, [0, 1]).acquire(1, timeout=5) == [0]
+    with pytest.raises(ValueError, match="wants 3 devices"):
+        DeviceSlots(tmp_path, [0, 1]).acquire(3)
+
+
+def test_slurm_launcher_follows_the_trainer_and_uses_lightnings_requeue_signal():
+    from submitit.slurm.slurm import _make_sbatch_string
+
+    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+        cfg = compose(
+            "config",
+            ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
+            return_hydra_config=True,
+        )
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert (launcher["gpus_per_node"], launcher["tasks_per_node"], launcher["nodes"]) == (4, 4, 2)
+    script = _make_sbatch_string(
+        command="python -m experiments",
+        folder="/tmp/x",
+        job_name="experiments",
+        nodes=launcher["nodes"],
+        gpus_per_node=launcher["gpus_per_node"],
+        ntasks_per_node=launcher["tasks_per_node"],
+        signal_delay_s=launcher["signal_delay_s"],
+        additional_parameters=launcher["additional_parameters"],
+    )
+    assert "#SBATCH --signal=USR1@120" in script and "USR2" not in script
+    assert "#SBATCH --gpus-per-node=4" in script and "#SBATCH --ntasks-per-node=4" in script
+
+
+def test_ablation_presets_sweep_both_models_over_three_seeds():
+    for kind in ("pooling", "padding", "activation"):
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            cfg = compose("config", [f"experiment=ablation_{kind}"], return_hydra_config=True)
+        params = cfg.hydra.sweeper.params
+        assert (
+            params.model == "lenet5,alexnet" and params.seed == "0,1,2" and len(params[kind].split(",")) >= 4
+        )
+        for value in params[kind].split(","):
+            validate(compose_config(f"{kind}={value}"))
+
+
+def test_wandb_sweep_file_yields_hydra_overrides():
+    sweep = yaml.safe_load((config_dir() / "wandb_sweep" / "pooling_activation.yaml").read_text())
+    assert (
+        sweep["command"][:4] == ["${env}", "python", "-m", "experiments"]
+        and "${args_no_hyphens}" in sweep["command"]
+    )
+    # W&B's agent expands ${args_no_hyphens} to `key=value` per parameter: Hydra must parse and compose them.
+    for name, spec in sweep["parameters"].items():
+        for value in spec["values"]:
+            argument = f"{name}={value}"
+            (parsed,) = OverridesParser.create().parse_overrides([argument])
+            assert parsed.get_key_element() == name and not parsed.is_sweep_override()
+            validate(compose_config(*shlex.split(argument), *[a for a in sweep["command"][4:] if "=" in a]))
+
+
+@pytest.mark.slow
+def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tmp_path):
+    images = tmp_path / "images"
+    for label in ("a", "b"):
+        (images / label).mkdir(parents=True)
+        for i in range(12):
+            Image.new("RGB", (12, 12), (i * 20, 100 if label == "a" else 200, 50)).save(
+                images / label / f"{i}.png"
+            )
+    missing = tmp_path / "later"
+    args = [
+        "-m",
+        "data=image_folder",
+        f"data.root={images},{missing}",
+        "data.num_classes=2",
+        "data.cache=false",
+        "data.val_fraction=0.25",
+        "data.test_fraction=0.25",
+        *TINY,
+    ]
+
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
+    results = results_in(sweep)
+    assert results[0]["status"] == "ok" and results[1]["status"] == "failed"
+    assert "later" in results[1]["error"] and results[1]["traceback"]
+    assert "[1/2] start" in first.stdout and "[2/2 done] failed" in first.stdout
+    summary = json.loads((sweep / "sweep_summary.json").read_text())
+    assert summary["counts"] == {"failed": 1, "ok": 1} and (sweep / "sweep_summary.md").is_file()
+    finished_at = results[0]["finished_at"]
+
+    missing.symlink_to(images)
+    second = run_cli(*args, "sweep.resume=true", cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
+    assert f"Resuming sweep {sweep.relative_to(tmp_path)}" in second.stdout
+    assert "Skipping finished job" in second.stdout
+    results = results_in(sweep)
+    assert results[0]["finished_at"] == finished_at  # not re-run
+    assert results[1]["status"] == "ok"
+    assert json.loads((sweep / "1" / "results.attempt-1.json").read_text())["status"] == "failed"
+    assert len(list((tmp_path / "outputs" / "multirun").glob("*/*"))) == 1
+
+
+@pytest.mark.slow
+def test_a_sweep_with_a_bad_value_starts_no_job(tmp_path):
+    result = run_cli("-m", "optimizer.lr=0.001,-1", "pooling=max,avg", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no job was started" in result.stderr
+    assert "job 2 (optimizer.lr=-1 pooling=max): optimizer.lr: must be a number > 0" in result.stderr
+    assert not list(tmp_path.rglob("results.json"))
+
+
+@pytest.mark.slow
+def test_parallel_launcher_gives_running_jobs_distinct_gpus(tmp_path):
+    sweep = tmp_path / "sweep"
+    env = cli_env(EXPERIMENTS_SIMULATED_GPUS="0,1")
+    result = run_cli(
+        "-m",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        "pooling=max,avg",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_in(sweep)
+    assert sorted(r["device"]["assigned"] for r in results.values()) == ["gpu0", "gpu1"]
+    assert all(r["device"]["simulated"] and r["status"] == "ok" for r in results.values())
+
+
+@pytest.mark.slow
+def test_parallel_launcher_divides_the_cores_on_a_cpu(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1",
+        *TINY,
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    import os
+
+    threads = max(1, (os.cpu_count() or 1) // 2)
+    assert {r["device"]["assigned"] for r in results_in(sweep).values()} == {f"cpu x{threads} threads"}
+
+
+@pytest.mark.slow
+def test_submitit_local_executor_runs_the_sweep(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m", "hydra/launcher=local", "pooling=max,min", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    results = results_in(sweep)
+    assert sorted(results) == [0, 1] and all(r["status"] == "ok" for r in results.values())
+    assert list((sweep / ".submitit").glob("*/*_result.pkl"))
+
+
+@pytest.mark.slow
+def test_optuna_search_returns_the_metric_and_resumes_its_study(tmp_path):
+    args = ["hparams_search=optuna", "hydra.sweeper.n_trials=3", "hydra.sweeper.study_name=t", *TINY]
+    first = run_cli(*args, cwd=tmp_path)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "Best value:" in first.stdout + first.stderr
+    import optuna
+
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert len(study.trials) == 3
+    (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
+    best_values = sorted(r["metrics"]["val/acc_best"] for r in results_in(sweep).values())
+    assert sorted(t.value for t in study.trials) == pytest.approx(best_values)
+
+    second = run_cli(*args, "hydra.sweeper.n_trials=2", cwd=tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
+    assert len(study.trials) == 5
