@@ -154,6 +154,12 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     assert METRICS <= logged
     assert run.summary["test/acc"] == pytest.approx(results["metrics"]["test/acc"])
     assert run.exit_code == 0
+    assert results["wandb"]["run_id"] == run.run_id and results["wandb"]["mode"] == "offline"
+
+    assert results["plots"] == ["plots/curves.png", "plots/confusion_matrix.png"]
+    assert all((run_dir / plot).stat().st_size > 10_000 for plot in results["plots"])
+    for plot in ("curves", "confusion_matrix"):  # logged to W&B as images
+        assert run.summary[f"plots/{plot}/_type"] == "images/separated" and run.summary[f"plots/{plot}/count"] == 1
 
 
 def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):

@@ -112,6 +112,10 @@ def main() -> None:
     from experiments.sweep import SweepCallback, invalid_jobs
 
     argv = sys.argv[1:]
+    if argv[:1] == ["compare"]:  # `experiments compare PATH...` = `python -m experiments.compare PATH...`
+        from experiments.compare.main import main as compare
+
+        sys.exit(compare(argv[1:]))
     Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
     try:
         if "-m" in argv or "--multirun" in argv:

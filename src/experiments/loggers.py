@@ -88,6 +88,27 @@ def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo) -> list[Any]:
     return loggers
 
 
+def wandb_identity(loggers: list[Any]) -> dict[str, Any] | None:
+    """Id, entity, project, group, mode and link of this job's W&B run (for results.json and compare)."""
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        if isinstance(logger, WandbLogger):
+            run = logger.experiment
+            mode = "offline" if getattr(run.settings, "_offline", False) else "online"
+            return {
+                "run_id": run.id,
+                "entity": getattr(run, "entity", None) or None,
+                "project": run.project,
+                "group": run.group or None,
+                "name": run.name,
+                "mode": mode,
+                "url": run.url if mode == "online" else None,
+                "dir": str(Path(run.dir).parent),
+            }
+    return None
+
+
 def finish_wandb(loggers: list[Any], exit_code: int = 0) -> str | None:
     """Close the W&B run of this job; returns the ``wandb sync`` command for an offline run."""
     from pytorch_lightning.loggers import WandbLogger

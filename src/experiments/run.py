@@ -105,7 +105,7 @@ def _train_and_test(
 
     # The CSV logger writes metrics.csv into the run dir, which already holds .hydra/ and results.json.
     warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
-    from experiments.loggers import build_loggers
+    from experiments.loggers import build_loggers, wandb_identity
     from experiments.module import ClassificationModule
 
     if share is not None and share.threads:
@@ -126,8 +126,11 @@ def _train_and_test(
         config=config,
     )
     loggers.extend(build_loggers(cfg.logger, job))
+    logged_config = {**config, "swept": job.swept} if job.swept else config
     for logger in loggers:
-        logger.log_hyperparams(config)
+        logger.log_hyperparams(logged_config)
+    if results and trainer_is_global_zero():
+        results.update(wandb=wandb_identity(loggers))
     history = History()
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
     placement = share.trainer_overrides() if share is not None else {}
@@ -166,9 +169,30 @@ def _train_and_test(
         confusion_matrix=confusion,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    record_plots(results, loggers)
     print_summary(results.path.parent, metrics, time.perf_counter() - start)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def trainer_is_global_zero() -> bool:
+    """Rank zero of this job (the job's own process; extra DDP or SLURM ranks are not)."""
+    from pytorch_lightning.utilities import rank_zero_only
+
+    return getattr(rank_zero_only, "rank", 0) == 0
+
+
+def record_plots(results: Results, loggers: list[Any]) -> None:
+    """Curves and confusion matrix as PNGs in the run dir, also logged as images; never fails the job."""
+    from experiments.run_plots import log_images, save_run_plots
+
+    try:
+        paths = save_run_plots(results.path.parent, results.data)
+    except Exception as error:  # plots are a report, not the result
+        log.warning("could not draw the run's plots: %s", error)
+        return
+    log_images(loggers, paths)
+    results.update(plots=[str(p.relative_to(results.path.parent)) for p in paths])
 
 
 def count_parameters(net: Any) -> dict[str, int]:

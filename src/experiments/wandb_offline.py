@@ -1,8 +1,9 @@
-"""Read an offline W&B run (``run-<id>.wandb``) back: config, history rows, summary and run identity.
+"""Read a W&B run's transaction log (``run-<id>.wandb``) back: identity, config, history, summary, exit.
 
-wandb 0.31 dropped its Python reader of these files; the framing is LevelDB's log format
-(32 KiB blocks of CRC-checked chunks), and each record is decoded with wandb's own protobuf
-``Record`` class, so the fields are exactly the ones wandb writes and syncs.
+wandb 0.31 dropped its Python reader of these files (the reader lives in its Go core now). The
+framing is LevelDB's log format: a 7-byte file header, then 32 KiB blocks of chunks, each with a
+CRC-32 of its type and payload. Each record is decoded with wandb's own protobuf ``Record`` class,
+so the fields are exactly the ones wandb writes and syncs.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ class OfflineRun:
     name: str = ""
     group: str = ""
     project: str = ""
+    entity: str = ""
     tags: list[str] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     history: list[dict[str, Any]] = field(default_factory=list)
@@ -34,63 +36,93 @@ class OfflineRun:
     exit_code: int | None = None
 
 
-def _chunks(data: bytes) -> Iterator[bytes]:
+def payloads(path: Path) -> Iterator[bytes]:
+    """The raw records of a log; a torn chunk at the end (a run still writing) ends the scan."""
+    data = Path(path).read_bytes()
     ident, magic, _version = FILE_HEADER.unpack_from(data)
     if ident != b":W&B" or magic != 0xBEE1:
-        raise ValueError("not a W&B transaction log (bad header)")
-    position, record = FILE_HEADER.size, b""
+        raise ValueError(f"{path} is not a W&B transaction log")
+    position, pending = FILE_HEADER.size, b""
     while position + CHUNK_HEADER.size <= len(data):
         left_in_block = BLOCK - position % BLOCK
         if left_in_block < CHUNK_HEADER.size:  # block trailer padding
             position += left_in_block
             continue
         checksum, length, kind = CHUNK_HEADER.unpack_from(data, position)
-        start = position + CHUNK_HEADER.size
-        payload = data[start : start + length]
-        position = start + length
-        if length == 0 and kind == 0:
+        if kind == 0 and length == 0:  # zero padding to the end of the block
+            position += left_in_block
             continue
-        if zlib.crc32(payload, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != checksum:
-            raise ValueError(f"corrupt W&B log: checksum mismatch at byte {start}")
-        record = payload if kind in (FULL, FIRST) else record + payload
+        start = position + CHUNK_HEADER.size
+        chunk = data[start : start + length]
+        if len(chunk) < length or zlib.crc32(chunk, zlib.crc32(bytes([kind]))) & 0xFFFFFFFF != checksum:
+            return
+        position = start + length
+        if kind in (FULL, FIRST):
+            pending = chunk
+        else:
+            pending += chunk
         if kind in (FULL, LAST):
-            yield record
+            yield pending
+            pending = b""
 
 
-def _items(items: Any) -> dict[str, Any]:
-    out = {}
-    for item in items:
-        key = item.key or "/".join(item.nested_key)
-        out[key] = json.loads(item.value_json)
-    return out
+def records(path: Path) -> Iterator[Any]:
+    """Each record of the log as wandb's ``wandb_internal_pb2.Record``."""
+    from wandb.proto import wandb_internal_pb2
+
+    for raw in payloads(path):
+        record = wandb_internal_pb2.Record()
+        try:
+            record.ParseFromString(raw)
+        except Exception:  # a torn record at the end of a live file
+            return
+        yield record
+
+
+def _keys(item: Any) -> list[str]:
+    return list(item.nested_key) if item.nested_key else [item.key]
+
+
+def _set_nested(target: dict[str, Any], keys: list[str], value: Any) -> None:
+    for key in keys[:-1]:
+        target = target.setdefault(key, {})
+        if not isinstance(target, dict):
+            return
+    target[keys[-1]] = value
+
+
+def log_file(path: str | Path) -> Path:
+    """The ``run-*.wandb`` file itself, or the one inside an ``offline-run-*``/``run-*`` dir."""
+    path = Path(path)
+    if path.is_file():
+        return path
+    found = sorted(path.glob("run-*.wandb")) or sorted(path.glob("*/run-*.wandb"))
+    if not found:
+        raise FileNotFoundError(f"no run-*.wandb file in {path}")
+    return found[-1]
 
 
 def read_offline_run(path: str | Path) -> OfflineRun:
-    """Parse a ``.wandb`` file, or the single one inside an ``offline-run-*`` dir."""
-    from wandb.proto import wandb_internal_pb2
-
-    path = Path(path)
-    if path.is_dir():
-        found = sorted(path.glob("run-*.wandb")) or sorted(path.glob("*/run-*.wandb"))
-        if not found:
-            raise FileNotFoundError(f"no run-*.wandb file in {path}")
-        path = found[-1]
+    """Parse a ``.wandb`` file, or the single one inside a run dir."""
     run = OfflineRun()
-    for raw in _chunks(path.read_bytes()):
-        record = wandb_internal_pb2.Record()
-        record.ParseFromString(raw)
+    for record in records(log_file(path)):
         kind = record.WhichOneof("record_type")
         if kind == "run":
             r = record.run
-            run.run_id, run.name, run.group, run.project = r.run_id, r.display_name, r.run_group, r.project
-            run.tags = list(r.tags)
-            run.config.update(_items(r.config.update))
+            run.run_id, run.name, run.group = r.run_id, r.display_name, r.run_group
+            run.project, run.entity, run.tags = r.project, r.entity, list(r.tags)
+            for item in r.config.update:
+                _set_nested(run.config, _keys(item), json.loads(item.value_json))
         elif kind == "config":
-            run.config.update(_items(record.config.update))
+            for item in record.config.update:
+                _set_nested(run.config, _keys(item), json.loads(item.value_json))
+            for item in record.config.remove:
+                run.config.pop(_keys(item)[0], None)
         elif kind == "history":
-            run.history.append(_items(record.history.item))
+            run.history.append({"/".join(_keys(i)): json.loads(i.value_json) for i in record.history.item})
         elif kind == "summary":
-            run.summary.update(_items(record.summary.update))
+            for item in record.summary.update:
+                run.summary["/".join(_keys(item))] = json.loads(item.value_json)
         elif kind == "exit":
             run.exit_code = record.exit.exit_code
     return run

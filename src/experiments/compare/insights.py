@@ -1,0 +1,247 @@
+"""Plain sentences from the numbers: only what the statistics support, with the numbers that support it."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from experiments.compare.collect import Run
+from experiments.compare.stats import LABELS, Group
+
+
+def pct(value: float) -> str:
+    return f"{100 * value:.2f}%"
+
+
+def points(value: float) -> str:
+    return f"{100 * abs(value):.2f} points"
+
+
+def num_classes(runs: Sequence[Run]) -> int | None:
+    for run in runs:
+        if run.classes:
+            return len(run.classes)
+        if run.confusion:
+            return len(run.confusion)
+        configured = run.config_value("data.num_classes")
+        if isinstance(configured, int):
+            return configured
+    return None
+
+
+def collapsed(group: Group, metric: str, classes: int | None) -> bool:
+    """Test accuracy within 1.5x of chance: the group learnt next to nothing."""
+    summary = group.stats.get(metric)
+    if summary is None or not classes or not metric.endswith("acc"):
+        return False
+    return summary.mean <= 1.5 / classes
+
+
+def _setting(group: Group, key: str) -> str | None:
+    """A setting of every run of a group: from the group's key, else from the runs' configs."""
+    for k, v in group.key:
+        if k == key:
+            return v
+    values = set()
+    for run in group.runs:
+        configured = run.config_value(key)
+        if isinstance(configured, dict):
+            configured = configured.get("type", configured.get("name"))
+        values.add(None if configured is None else str(configured))
+    return values.pop() if len(values) == 1 else None
+
+
+def collapse_reason(group: Group) -> str | None:
+    pooling = _setting(group, "pooling") or _setting(group, "pooling.type")
+    activation = _setting(group, "activation") or _setting(group, "activation.name")
+    order = _setting(group, "model.net.block_order") or "conv-act-pool"
+    if pooling == "min" and activation in ("relu", "relu6", None) and order == "conv-act-pool":
+        return (
+            "A plausible cause: min pooling after ReLU returns the smallest value of each window, and after "
+            "ReLU almost every window holds a zero, so the pooled maps are mostly zeros and little gradient "
+            "reaches the convolutions. Pooling before the activation (`model.net.block_order=conv-pool-act`) "
+            "or an activation with negative outputs (tanh, ELU) avoids that."
+        )
+    if activation == "sigmoid":
+        return (
+            "A plausible cause: sigmoid saturates, and deep sigmoid stacks train slowly without careful init."
+        )
+    return None
+
+
+def insights(
+    groups: Sequence[Group],
+    runs: Sequence[Run],
+    keys: Sequence[str],
+    metric: str = "test/acc",
+    alpha: float = 0.05,
+) -> list[str]:
+    """A few sentences: the winner, what is within noise, what collapsed and why, failures, caveats."""
+    label = LABELS.get(metric, metric)
+    lines: list[str] = []
+    failed = [r for r in runs if not r.ok]
+    scored = [g for g in groups if g.stats.get(metric)]
+    classes = num_classes(runs)
+    if failed:
+        verb = "is" if len(failed) == 1 else "are"
+        lines.append(
+            f"{len(failed)} of {len(runs)} runs did not finish ({', '.join(sorted({r.status for r in failed}))}) "
+            f"and {verb} left out of the statistics; they are listed below."
+        )
+    if not scored:
+        lines.append(f"No run has a final {label}; there is nothing to compare.")
+        return lines
+    best = next(g for g in scored if g.is_best)
+    bs = best.stats[metric]
+    counts = sorted({g.stats[metric].n for g in scored})  # type: ignore[union-attr]
+    seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
+    if len(scored) == 1:
+        ci = f" (95% CI {pct(max(bs.low, 0))} to {pct(min(bs.high, 1))})" if bs.n > 1 else ""
+        lines.append(
+            f"All {bs.n} runs reach a mean {label} of {pct(bs.mean)}{ci}; no setting varies between them."
+        )
+        return lines
+    ci = f", 95% CI {pct(max(bs.low, 0))} to {pct(min(bs.high, 1))}" if bs.n > 1 else ""
+    lines.append(
+        f"`{best.label}` has the highest mean {label}: {pct(bs.mean)} over {_count(bs.n, 'seed')}{ci}."
+    )
+    tied, worse, untested = [], [], []
+    for group in scored:
+        if group is best or group.comparison is None:
+            continue
+        c = group.comparison
+        if c.distinguishable is None:
+            untested.append(group)
+        elif c.distinguishable:
+            worse.append(group)
+        else:
+            tied.append(group)
+    test_name = "Welch's t-test" if _test(scored) == "welch" else "bootstrap"
+    for group in worse:
+        c = group.comparison
+        assert c is not None
+        lines.append(
+            f"`{group.label}` is lower by {points(c.diff)} (95% CI of the difference {points(c.high)} to "
+            f"{points(c.low)}; {test_name}, Holm-adjusted p = {c.p_adjusted:.2g}): the seeds support this gap."
+        )
+    for group in tied:
+        c = group.comparison
+        assert c is not None
+        interval = f"{100 * c.low:+.2f} to {100 * c.high:+.2f} points"
+        if c.low <= 0 <= c.high or math.isnan(c.low):
+            why = f"its 95% CI ({interval}) includes zero (adjusted p = {c.p_adjusted:.2g})"
+        else:  # significant alone, not after Holm's correction for the other comparisons
+            why = (
+                f"its unadjusted 95% CI ({interval}, p = {c.p:.2g}) excludes zero, but after Holm's correction "
+                f"for {len(scored) - 1} comparisons with the best p = {c.p_adjusted:.2g}, which is not conclusive"
+            )
+        lines.append(
+            f"`{group.label}` cannot be told apart from `{best.label}` with these seeds: the difference is "
+            f"{points(c.diff)} and {why}. More seeds would be needed to rank them."
+        )
+    if untested:
+        names = ", ".join(f"`{g.label}`" for g in untested)
+        lines.append(
+            f"{names}: fewer than 2 finished seeds on one side, so no test is possible; do not rank these."
+        )
+    for group in scored:
+        if collapsed(group, metric, classes):
+            assert classes is not None
+            sentence = (
+                f"`{group.label}` collapsed: its mean {label} of {pct(group.stats[metric].mean)} is close to "  # type: ignore[union-attr]
+                f"chance ({pct(1 / classes)} for {classes} classes)."
+            )
+            reason = collapse_reason(group)
+            lines.append(sentence + (" " + reason if reason else ""))
+        elif group is not best and group.comparison is not None and group.comparison.distinguishable:
+            reason = collapse_reason(group)
+            if reason and group.comparison.diff < -0.02:
+                lines.append(f"`{group.label}` trails the best clearly. " + reason)
+    stds = [(g, g.stats[metric].std) for g in scored if g.stats[metric].n > 1]  # type: ignore[union-attr]
+    if stds:
+        spread = [s for _, s in stds]
+        lines.append(
+            f"Seed-to-seed standard deviation of {label} ranges from {points(min(spread))} to "
+            f"{points(max(spread))} across groups; differences smaller than that are noise at {seeds} seeds per group."
+        )
+        noisy = [
+            g for g, s in stds if len(stds) > 2 and s > 3 * sorted(spread)[len(spread) // 2] and s > 0.01
+        ]
+        for group in noisy:
+            lines.append(f"`{group.label}` is unstable across seeds (std {points(group.stats[metric].std)}).")  # type: ignore[union-attr]
+    lines += _cost_lines(scored, best)
+    epochs = {r.epochs for r in runs if r.ok and r.epochs}
+    if epochs and max(epochs) <= 3:
+        lines.append(
+            f"Every run trained for {_count(max(epochs), 'epoch')} only: the ranking describes early training "
+            "and may change with longer schedules."
+        )
+    lines += _startup_lines(runs)
+    return lines
+
+
+def _test(groups: Sequence[Group]) -> str:
+    for group in groups:
+        if group.comparison is not None:
+            return group.comparison.test
+    return "welch"
+
+
+def _cost_lines(groups: Sequence[Group], best: Group) -> list[str]:
+    lines = []
+    params = {g.label: g.first("params") for g in groups}
+    if len({p for p in params.values() if p}) > 1:
+        smallest = min((g for g in groups if params[g.label]), key=lambda g: params[g.label])
+        if smallest is not best and smallest.comparison and smallest.comparison.distinguishable is False:
+            lines.append(
+                f"`{smallest.label}` matches the best within noise with {params[smallest.label]:,} parameters "
+                f"against {params[best.label]:,}."
+            )
+    elif len({p for p in params.values() if p}) == 1:
+        value = next(p for p in params.values() if p)
+        lines.append(
+            f"All groups have the same number of parameters ({value:,}): the differences are not capacity."
+        )
+    speed = {g.label: g.attribute("images_per_s") for g in groups}
+    known = {k: v for k, v in speed.items() if v is not None}
+    if len(known) > 1:
+        fast = max(known, key=lambda k: known[k].mean)  # type: ignore[union-attr]
+        slow = min(known, key=lambda k: known[k].mean)  # type: ignore[union-attr]
+        fs, ss = known[fast], known[slow]
+        if ss.mean > 0 and fs.mean / ss.mean > 1.2 and _separate(fs, ss):
+            lines.append(
+                f"Measured training throughput differs: `{fast}` {fs.mean:,.0f} images/s against `{slow}` "
+                f"{ss.mean:,.0f} images/s (non-overlapping 95% intervals). Jobs of a sweep run one after another, "
+                "so the load on the machine at the time is confounded with the setting: time them on an idle "
+                "machine before attributing the difference to the setting."
+            )
+    return lines
+
+
+def _separate(a: object, b: object) -> bool:
+    """Non-overlapping confidence intervals (a conservative check for timings)."""
+    low_a, high_a = getattr(a, "low", math.nan), getattr(a, "high", math.nan)
+    low_b, high_b = getattr(b, "low", math.nan), getattr(b, "high", math.nan)
+    if any(math.isnan(v) for v in (low_a, high_a, low_b, high_b)):
+        return False
+    return low_a > high_b or low_b > high_a
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _startup_lines(runs: Sequence[Run]) -> list[str]:
+    """The first job of a sweep pays one-off costs (imports, data caching): say so when it shows."""
+    timed = [r for r in runs if r.ok and r.wall_time_s]
+    if len(timed) < 3:
+        return []
+    first, rest = timed[0], sorted(r.wall_time_s for r in timed[1:])  # type: ignore[misc]
+    median = rest[len(rest) // 2]
+    if median > 0 and first.wall_time_s > 3 * median:  # type: ignore[operator]
+        return [
+            f"The first run (`{first.name}`) took {first.wall_time_s:.1f} s against a median of {median:.1f} s "
+            "for the others, most likely one-off start-up (imports, data caching): its group's wall time and "
+            "throughput are inflated by it."
+        ]
+    return []

@@ -1,0 +1,131 @@
+"""``python -m experiments.compare PATH...``: collect runs, group them, test, plot and write the report."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from experiments.compare.collect import IGNORED_KEYS, collect
+from experiments.compare.report import Report, print_table, write_csv, write_html, write_json, write_markdown
+
+EPILOG = """\
+PATH is a sweep dir (outputs/multirun/<day>/<time>), a run dir, a W&B dir or run file
+(<run dir>/wandb, offline-run-*/, run-*.wandb), or entity/project[/group] on W&B (needs credentials).
+Writes report.md, report.html (self-contained), runs.csv, summary.json and PNG plots to --out.
+Exit status: 0 when at least one run finished, 1 when none did, 2 when no run was found.
+"""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m experiments.compare",
+        description="Compare runs of a sweep: statistics over seeds, plots and a report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.add_argument(
+        "-o", "--out", type=Path, help="output dir (default: <PATH>/compare for one dir, else ./compare)"
+    )
+    parser.add_argument(
+        "--metric", default="test/acc", help="primary metric, higher is better (default: test/acc)"
+    )
+    parser.add_argument(
+        "--group-by", nargs="+", metavar="KEY", help="override keys to group by (default: those that vary)"
+    )
+    parser.add_argument(
+        "--ignore",
+        nargs="+",
+        metavar="KEY",
+        default=[],
+        help=f"keys never to group by, besides {', '.join(IGNORED_KEYS)}",
+    )
+    parser.add_argument(
+        "--test", choices=("welch", "bootstrap"), default="welch", help="test against the best group"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level after Holm's correction"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no terminal table")
+    return parser.parse_args(argv)
+
+
+def compare(
+    paths: Sequence[str | Path],
+    out: Path | None = None,
+    *,
+    metric: str = "test/acc",
+    group_by: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+    test: str = "welch",
+    alpha: float = 0.05,
+    plots: bool = True,
+    command: str | None = None,
+) -> Report:
+    """Collect the runs under ``paths`` and write the report files into ``out``; returns the report."""
+    from experiments.compare.insights import insights
+    from experiments.compare.stats import group_runs
+
+    runs = collect(paths)
+    if not runs:
+        raise FileNotFoundError(f"no runs found under {', '.join(map(str, paths))}")
+    out = out or default_out(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    keys, groups = group_runs(runs, group_by, (*IGNORED_KEYS, *ignore), metric, test, alpha)
+    report = Report(
+        runs=runs,
+        keys=keys,
+        groups=groups,
+        metric=metric,
+        insights=insights(groups, runs, keys, metric, alpha),
+        command=command or "python -m experiments.compare " + " ".join(shlex.quote(str(p)) for p in paths),
+        alpha=alpha,
+    )
+    if plots:
+        from experiments.compare.plots import all_plots
+
+        report.plots = all_plots(groups, metric, out)
+    write_csv(report, out / "runs.csv")
+    write_json(report, out / "summary.json")
+    write_markdown(report, out / "report.md")
+    write_html(report, out / "report.html")
+    return report
+
+
+def default_out(paths: Sequence[str | Path]) -> Path:
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        return Path(paths[0]) / "compare"
+    return Path("compare")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    command = "python -m experiments.compare " + " ".join(
+        shlex.quote(a) for a in (sys.argv[1:] if argv is None else argv)
+    )
+    out = args.out or default_out(args.paths)
+    try:
+        report = compare(
+            args.paths,
+            out,
+            metric=args.metric,
+            group_by=args.group_by,
+            ignore=args.ignore,
+            test=args.test,
+            alpha=args.alpha,
+            plots=not args.no_plots,
+            command=command,
+        )
+    except (FileNotFoundError, ValueError) as error:
+        print(f"compare: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print_table(report)
+    print(
+        f"Report: {out / 'report.html'} (also report.md, runs.csv, summary.json, {len(report.plots)} plots)"
+    )
+    return 0 if any(r.ok for r in report.runs) else 1
