@@ -1,17 +1,18 @@
-"""AlexNet with torchvision's layout, so torchvision's state_dict (and ImageNet weights) load."""
+"""AlexNet: torchvision's layout (its state_dict and ImageNet weights load), the 2012 paper's, and a BN variant."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from experiments.models.architectures import ALEXNET
-from experiments.models.geometry import feature_sizes
-from experiments.models.layers import Spec, build_features, make_activation
+from experiments.models.architectures import ALEXNET, ALEXNET_BN, ALEXNET_PAPER
+from experiments.models.geometry import Conv, Layer, feature_sizes
+from experiments.models.layers import LocalResponseNorm, Spec, build_features, feature_names, make_activation
 
 
 class AlexNet(nn.Module):
@@ -32,7 +33,12 @@ class AlexNet(nn.Module):
         super().__init__()
         feature_sizes(ALEXNET, image_size, (padding or {}).get("size", "model"))
         self.features, channels = build_features(
-            ALEXNET, in_channels, pooling=pooling, padding=padding, activation=activation, block_order=block_order
+            ALEXNET,
+            in_channels,
+            pooling=pooling,
+            padding=padding,
+            activation=activation,
+            block_order=block_order,
         )
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
@@ -44,6 +50,11 @@ class AlexNet(nn.Module):
             make_activation(activation),
             nn.Linear(4096, num_classes),
         )
+        self.layer_names = feature_names(ALEXNET, self.features) | {
+            "classifier.1": "fc6",
+            "classifier.4": "fc7",
+            "classifier.6": "fc8",
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.avgpool(self.features(x))
@@ -53,13 +64,36 @@ class AlexNet(nn.Module):
 def alexnet(*, weights: str | Path | None = None, **kwargs: Any) -> AlexNet:
     """Build AlexNet; ``weights`` is a local state_dict file (torchvision's ImageNet weights fit).
 
+    ``weights="IMAGENET1K_V1"`` takes torchvision's ImageNet file from the torch hub cache, or
+    downloads it there; without the file and without a network this fails with what to do instead.
     The file is read with ``torch.load(weights_only=True)``: tensors only, never pickled code.
     A classifier head of another size than the file's is left freshly initialised.
     """
     model = AlexNet(**kwargs)
     if weights is not None:
-        load_weights(model, weights)
+        load_weights(model, torchvision_weights_file() if str(weights) == IMAGENET_WEIGHTS else weights)
     return model
+
+
+IMAGENET_WEIGHTS = "IMAGENET1K_V1"
+IMAGENET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+
+
+def torchvision_weights_file() -> Path:
+    """torchvision's AlexNet ImageNet state_dict in the torch hub cache, downloaded if it is not there."""
+    target = Path(torch.hub.get_dir()) / "checkpoints" / Path(IMAGENET_URL).name
+    if target.is_file():
+        return target
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        torch.hub.download_url_to_file(IMAGENET_URL, str(target), progress=False)
+    except Exception as error:  # no network, proxy, disk: all end in the same advice
+        raise FileNotFoundError(
+            f"model.weights={IMAGENET_WEIGHTS}: torchvision's ImageNet weights are not in {target.parent} "
+            f"and could not be downloaded ({type(error).__name__}: {error}). Fetch {IMAGENET_URL} on a "
+            f"machine with a network and pass model.weights=/path/to/{target.name}"
+        ) from error
+    return target
 
 
 def load_weights(model: nn.Module, path: str | Path) -> None:
@@ -79,3 +113,111 @@ def load_weights(model: nn.Module, path: str | Path) -> None:
     model.load_state_dict(fitting, strict=False)
     if missing:
         print(f"model.weights: loaded {len(fitting)} tensors from {path}; kept fresh: {missing}")
+
+
+class AlexNet2012(nn.Module):
+    """AlexNet as in Krizhevsky et al. (2012), and its batch-norm variant; torchvision's module layout.
+
+    ``features`` (conv1-conv5 with ReLU, LRN after conv1/conv2 or batch norm after every conv, overlapping
+    3x3/2 max pooling), ``avgpool`` (adaptive to 6x6: the identity at the paper's 227x227 input) and
+    ``classifier`` (dropout, FC6, FC7 with 4096 units, FC8). ``groups=2`` splits conv2, conv4 and conv5
+    into the paper's two towers (conv3 and the FC layers see both). ``fc_bias=False`` reproduces the
+    seed's table (62,369,152 parameters with 1000 classes and one tower).
+    """
+
+    def __init__(
+        self,
+        *,
+        layers: tuple[Layer, ...] = ALEXNET_PAPER,
+        num_classes: int = 1000,
+        in_channels: int = 3,
+        image_size: int = 227,
+        pooling: Spec = "max",
+        padding: Mapping[str, Any] | None = None,
+        activation: Spec = "relu",
+        block_order: str = "conv-act-pool",
+        dropout: float = 0.5,
+        groups: int = 1,
+        norm: str = "lrn",
+        fc_bias: bool = True,
+        init: str = "paper",
+    ) -> None:
+        super().__init__()
+        if groups not in (1, 2):
+            raise ValueError(
+                f"model.net.groups must be 1 (one tower) or 2 (the paper's two towers), got {groups!r}"
+            )
+        if norm not in NORMS:
+            raise ValueError(f"model.net.norm must be one of {NORMS}, got {norm!r}")
+        if init not in ("paper", "default"):
+            raise ValueError(f"model.net.init must be 'paper' or 'default', got {init!r}")
+        feature_sizes(layers, image_size, (padding or {}).get("size", "model"))
+        layers = tuple(
+            replace(layer, groups=groups) if isinstance(layer, Conv) and layer.name in TOWER_CONVS else layer
+            for layer in layers
+        )
+        self.features, channels = build_features(
+            layers,
+            in_channels,
+            pooling=pooling,
+            padding=padding,
+            activation=activation,
+            block_order=block_order,
+            norm=_conv_norm(norm),
+            norm_after_activation=norm == "lrn",
+        )
+        self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
+        fc: list[nn.Module] = []
+        for width_in, width_out in ((channels * 6 * 6, 4096), (4096, 4096)):
+            linear = nn.Linear(width_in, width_out, bias=fc_bias)
+            if norm == "batch":  # the Keras order: Dense, BatchNorm, ReLU, Dropout
+                fc += [linear, nn.BatchNorm1d(width_out), make_activation(activation), nn.Dropout(p=dropout)]
+            else:  # torchvision's order: Dropout, Linear, ReLU
+                fc += [nn.Dropout(p=dropout), linear, make_activation(activation)]
+        fc.append(nn.Linear(4096, num_classes, bias=fc_bias))
+        self.classifier = nn.Sequential(*fc)
+        linear = [i for i, m in enumerate(self.classifier) if isinstance(m, nn.Linear)]
+        self.layer_names = feature_names(layers, self.features) | {
+            f"classifier.{i}": name for i, name in zip(linear, ("fc6", "fc7", "fc8"))
+        }
+        if init == "paper":
+            self._init_paper()
+
+    def _init_paper(self) -> None:
+        """Weights N(0, 0.01); biases 1 in conv2, conv4, conv5 and the FC layers, 0 elsewhere (the paper)."""
+        ones = {"conv2", "conv4", "conv5", "fc6", "fc7", "fc8"}
+        for path, module in self.named_modules():
+            if isinstance(module, nn.Conv2d | nn.Linear):
+                nn.init.normal_(module.weight, mean=0.0, std=0.01)
+                if module.bias is not None:
+                    nn.init.constant_(module.bias, 1.0 if self.layer_names.get(path) in ones else 0.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.avgpool(self.features(x))
+        return self.classifier(torch.flatten(x, 1))
+
+
+TOWER_CONVS = ("conv2", "conv4", "conv5")
+NORMS = ("lrn", "batch", "none")
+
+
+def _conv_norm(norm: str) -> Callable[[Conv], nn.Module | None]:
+    def make(layer: Conv) -> nn.Module | None:
+        if norm == "batch":
+            return nn.BatchNorm2d(layer.out_channels)
+        if norm == "lrn" and layer.name in ("conv1", "conv2"):
+            return LocalResponseNorm(size=5, alpha=1e-4, beta=0.75, k=2.0)
+        return None
+
+    return make
+
+
+def alexnet_paper(**kwargs: Any) -> AlexNet2012:
+    """The 2012 paper's AlexNet: 227x227, LRN, N(0, 0.01) init; ``groups=2`` for two towers."""
+    return AlexNet2012(layers=ALEXNET_PAPER, **kwargs)
+
+
+def alexnet_bn(**kwargs: Any) -> AlexNet2012:
+    """The seed's Keras AlexNet: the paper's widths at 224x224, batch norm after each conv and FC, dropout 0.4."""
+    kwargs = {"norm": "batch", "dropout": 0.4, "init": "default", "image_size": 224} | kwargs
+    return AlexNet2012(layers=ALEXNET_BN, **kwargs)

@@ -81,7 +81,9 @@ def conv_padding(layer: Conv, size: str | int) -> int:
 
 def layer_output_size(layer: Layer, size: int, padding_size: str | int = "model") -> int:
     if isinstance(layer, Conv):
-        return conv_output_size(size, layer.kernel, layer.stride, conv_padding(layer, padding_size), layer.dilation)
+        return conv_output_size(
+            size, layer.kernel, layer.stride, conv_padding(layer, padding_size), layer.dilation
+        )
     return pool_output_size(size, layer.kernel, layer.stride, layer.padding, ceil_mode=layer.ceil_mode)
 
 
