@@ -36,6 +36,9 @@ def test_results_json_contract(tmp_path):
         "test/f1_macro",
     }
     assert results["params"] == {"total": 61_706, "trainable": 61_706}
+    summary = results["summary"]  # the layer table of `python -m experiments.summary`, for every run
+    assert summary["totals"]["params"] == 61_706 and results["flops"] == summary["totals"]["flops"] > 0
+    assert [row["output_shape"][-1] for row in summary["layers"] if row["kind"] == "conv"] == [28, 10]
     assert results["wall_time_s"] > 0 and results["throughput"]["train_images_per_s"] > 0
     assert results["epochs"] == 2 and len(results["history"]) == 2
     assert results["data_info"]["sizes"]["test"] == 360

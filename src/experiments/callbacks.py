@@ -12,9 +12,10 @@ CURVE_KEYS = ("train/loss", "train/acc", "val/loss", "val/acc")
 
 
 class History(pl.Callback):
-    """Per-epoch metrics, training time (validation excluded) and images seen; rank zero keeps them."""
+    """Per-epoch metrics, training time (validation excluded) and images seen."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_epoch: Any = None) -> None:
+        self.on_epoch = on_epoch  # called with the records so far, e.g. to keep results.json current
         self.epochs: list[dict[str, float]] = []
         self.train_seconds = 0.0
         self.train_images = 0
@@ -50,14 +51,12 @@ class History(pl.Callback):
         if trainer.optimizers:
             record["lr"] = float(trainer.optimizers[0].param_groups[0]["lr"])
         self.epochs.append(record)
+        if self.on_epoch is not None and trainer.is_global_zero:
+            self.on_epoch(self.epochs)
 
     @property
     def images_per_second(self) -> float | None:
         return self.train_images / self.train_seconds if self.train_seconds > 0 else None
-
-    def best_epoch(self, key: str = "val/acc") -> int | None:
-        scored = [r for r in self.epochs if key in r]
-        return max(scored, key=lambda r: r[key])["epoch"] if scored else None
 
 
 class EpochLines(pl.callbacks.ProgressBar):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,18 @@ from omegaconf import DictConfig
 from experiments.config import ConfigError, config_dir, validate
 
 log = logging.getLogger("experiments")
+INFO_FLAGS = (
+    "--help",
+    "-h",
+    "--hydra-help",
+    "--info",
+    "-i",
+    "--cfg",
+    "-c",
+    "--shell-completion",
+    "-sc",
+    "--version",
+)
 
 
 def _resume_argument(argv: list[str], root: Path = Path("outputs/multirun")) -> list[str]:
@@ -74,23 +87,43 @@ def train(cfg: DictConfig) -> float | None:
     try:
         validate(cfg)
     except ConfigError as error:
-        if multirun:
-            from experiments.results import Results
+        if not multirun:
+            _fail(error)
+        from experiments.results import Results
 
-            Results(output_dir).update(status="failed", error=f"ConfigError: {error}")
-            print(f"Config error: {error}", file=sys.stderr)
-            return None
+        Results(output_dir).update(status="failed", error=f"ConfigError: {error}")
         print(f"Config error: {error}", file=sys.stderr)
-        sys.exit(2)
+        return None
+    from experiments.data.sources import DataSourceError
     from experiments.run import run_job
+    from experiments.signals import Interrupted
 
-    if not multirun:
-        return run_job(cfg)
     try:
         return run_job(cfg)
-    except Exception as error:  # recorded in results.json by run_job; the sweep goes on
+    except Interrupted as stop:
+        print(
+            f"Interrupted ({stop}); results.json says interrupted. Continue with: resume={output_dir}",
+            file=sys.stderr,
+        )
+        sys.exit(stop.exit_code)
+    except (DataSourceError, ConfigError) as error:
+        if not multirun:
+            _fail(error)
+        print(f"Job failed ({output_dir}): {error}", file=sys.stderr)
+    except Exception as error:  # recorded in results.json by run_job; a sweep goes on
+        if not multirun:
+            raise
         print(f"Job failed ({output_dir}): {type(error).__name__}: {error}", file=sys.stderr)
-        return float("nan") if _searching() else None
+    return float("nan") if _searching() else None
+
+
+def _fail(error: Exception) -> None:
+    """One paragraph and exit code 2 for bad input (the traceback with ``HYDRA_FULL_ERROR=1``)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    kind = "Config error" if isinstance(error, ConfigError) else "Error"
+    print(f"{kind}: {error}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _searching() -> bool:
@@ -108,8 +141,99 @@ def _finished_result(run_dir: Path) -> dict[str, Any] | None:
     return results if results.get("status") == "ok" else None
 
 
+def prepare(argv: list[str]) -> list[str]:
+    """Check the command line before Hydra starts (no run dir yet, no torch) and resolve resumes.
+
+    Composition errors, bad values (of every job of a grid sweep), a reused run dir and ``resume=``
+    targets raise :class:`ConfigError`. Returns the command line to run, e.g. with the ``hydra.run.dir``
+    of a run to continue.
+    """
+    from experiments.sweep import invalid_jobs
+
+    if any(a in INFO_FLAGS or a.startswith("--cfg") for a in argv):
+        return argv
+    if "-m" in argv or "--multirun" in argv:
+        problems = invalid_jobs(argv)
+        if problems:
+            raise ConfigError(
+                "sweep", "no job was started; these jobs have bad values:\n  " + "\n  ".join(problems)
+            )
+        return _resume_argument(argv)
+    overrides = [a for a in argv if not a.startswith("-")]
+    cfg = compose_checked(overrides)
+    validate(cfg)
+    resume = cfg.get("resume")
+    if resume:
+        from experiments.resume import resolve_resume
+
+        found = resolve_resume(str(resume), cfg)
+        if found is None:
+            print("resume=auto: no unfinished run with this config; starting a new one")
+            return [*argv, "resume=null"]
+        previous, checkpoint = found
+        print(f"Resuming {previous} from {checkpoint.name}")
+        again = [*_saved_overrides(previous), *argv, f"hydra.run.dir={previous}", f"resume={checkpoint}"]
+        validate(compose_checked([a for a in again if not a.startswith("-")]))
+        return again
+    run_dir = next((a.split("=", 1)[1] for a in overrides if a.startswith("hydra.run.dir=")), None)
+    if run_dir and (Path(run_dir) / "results.json").is_file():
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{run_dir} already holds a run (results.json); choose a new dir, or continue it with resume={run_dir}",
+        )
+    return argv
+
+
+def _saved_overrides(run_dir: Path) -> list[str]:
+    """The overrides a run was started with, so ``resume=<run dir>`` continues it as it was."""
+    from omegaconf import OmegaConf
+
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        return []
+    return [str(o) for o in OmegaConf.load(saved) if not str(o).startswith(("resume=", "hydra."))]
+
+
+def compose_checked(overrides: list[str]) -> DictConfig:
+    """Compose ``conf/config.yaml`` with command-line overrides; Hydra's errors become a ConfigError."""
+    import yaml
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
+            return compose(
+                config_name="config", overrides=[o for o in overrides if not o.startswith("hydra.")]
+            )
+    except (HydraException, OmegaConfBaseException) as error:
+        raise _explain(str(error)) from None
+    except yaml.YAMLError as error:  # a hand-edited config file that is not valid YAML
+        raise ConfigError("config files", f"not valid YAML: {' '.join(str(error).split())}") from None
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def _explain(message: str) -> ConfigError:
+    """Hydra's composition error as one line naming the key: ``pooling: no option 'foo'; choose one of ...``."""
+    import re
+
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", message)
+    options = re.search(r"Available options in '[^']+':\s*(.*?)\s*Config search path", message, re.S)
+    if missing:
+        group, option = missing.groups()
+        choices = ", ".join(options.group(1).split()) if options else "see conf/" + group
+        return ConfigError(group.replace("/", "."), f"no option '{option}'; choose one of {choices}")
+    key = re.search(r"Could not override '([^']+)'", message)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    lines = lines[: next((i for i, line in enumerate(lines) if line.startswith("Config search path")), len(lines))]
+    return ConfigError(key.group(1) if key else "overrides", " ".join(lines))
+
+
 def main() -> None:
-    from experiments.sweep import SweepCallback, invalid_jobs
+    from experiments.sweep import SweepCallback
 
     argv = sys.argv[1:]
     if argv[:1] == ["compare"]:  # `experiments compare PATH...` = `python -m experiments.compare PATH...`
@@ -118,17 +242,10 @@ def main() -> None:
         sys.exit(compare(argv[1:]))
     Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
     try:
-        if "-m" in argv or "--multirun" in argv:
-            problems = invalid_jobs(argv)
-            if problems:
-                raise ConfigError(
-                    "sweep", "no job was started; these jobs have bad values:\n  " + "\n  ".join(problems)
-                )
-        sys.argv = [sys.argv[0], *_resume_argument(argv)]
-        train()
-    except ConfigError as error:  # raised before any job starts (sweep resume, sweep-wide validation)
-        print(f"Config error: {error}", file=sys.stderr)
-        sys.exit(2)
+        sys.argv = [sys.argv[0], *prepare(argv)]
+    except ConfigError as error:
+        _fail(error)
+    train()
     if SweepCallback.failed_jobs:
         sys.exit(1)
 

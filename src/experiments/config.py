@@ -15,6 +15,7 @@ from experiments.models.geometry import PADDING_MODES, PADDING_SIZES, GeometryEr
 POOLING_TYPES = ("max", "avg", "min", "lp")
 ACTIVATION_NAMES = ("relu", "tanh", "scaled_tanh", "sigmoid", "leaky_relu", "elu", "gelu", "silu")
 MISSING = object()
+AUGMENT_KEYS = {"crop_padding", "padding_mode", "resized_crop_scale", "resized_crop_ratio", "hflip"}
 
 
 def config_dir() -> Path:
@@ -73,6 +74,32 @@ RULES: tuple[Rule, ...] = (
     Rule("data.val_fraction", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)"),
     Rule("data.test_fraction", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)"),
     Rule("data.fit", lambda v: v in ("resize", "pad"), "must be 'resize' or 'pad'", optional=True),
+    *(
+        Rule(f"data.{k}", lambda v: isinstance(v, bool), "must be true or false", optional=True)
+        for k in ("in_memory", "cache", "skip_corrupt", "verify", "download")
+    ),
+    Rule("data.num_workers", lambda v: _integer(v) and v >= 0, "must be an integer >= 0", optional=True),
+    Rule(
+        "data.split", lambda v: v in (1, 2, 3), "must be 1, 2 or 3 (a split of datasplits.mat)", optional=True
+    ),
+    Rule(
+        "data.eval_batch_size",
+        lambda v: v is None or (_integer(v) and v >= 1),
+        "must be null or an integer >= 1",
+        optional=True,
+    ),
+    Rule(
+        "data.device",
+        lambda v: isinstance(v, str) and (v in ("auto", "cpu") or v.startswith(("cuda", "mps"))),
+        "must be auto, cpu or a device such as cuda:0",
+        optional=True,
+    ),
+    Rule(
+        "data.augment",
+        lambda v: isinstance(v, dict) and set(v) <= AUGMENT_KEYS,
+        f"must be a mapping with keys from {sorted(AUGMENT_KEYS)}",
+        optional=True,
+    ),
     Rule("optimizer.lr", lambda v: _number(v) and v > 0, "must be a number > 0, e.g. optimizer.lr=0.001"),
     Rule("optimizer.weight_decay", lambda v: _number(v) and v >= 0, "must be a number >= 0", optional=True),
     Rule(
@@ -101,6 +128,8 @@ def validate(cfg: DictConfig) -> None:
             value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
         except Exception as error:  # an interpolation that cannot resolve
             raise ConfigError(rule.key, f"cannot be resolved ({error})") from None
+        if isinstance(value, DictConfig):
+            value = OmegaConf.to_container(value, resolve=True)
         if value is MISSING:
             if rule.optional:
                 continue

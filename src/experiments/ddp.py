@@ -12,6 +12,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,31 @@ def processes_to_launch(trainer: Mapping[str, Any]) -> int:
     return int(devices)
 
 
+def check_devices(trainer: Mapping[str, Any]) -> None:
+    """Refuse more devices than the machine has, before any process or data is started."""
+    from experiments.config import ConfigError
+
+    devices = trainer.get("devices", "auto")
+    wanted = len(devices) if isinstance(devices, list | tuple) else devices
+    if not isinstance(wanted, int) or wanted < 1:
+        return
+    accelerator = trainer.get("accelerator", "auto")
+    if accelerator in ("gpu", "cuda"):
+        import torch
+
+        have = torch.cuda.device_count()
+        if wanted > have:
+            raise ConfigError(
+                "trainer.devices",
+                f"{wanted} GPU(s) asked for, {have} found; lower trainer.devices or use trainer.accelerator=cpu",
+            )
+    elif accelerator == "cpu" and wanted > (os.cpu_count() or 1):
+        raise ConfigError(
+            "trainer.devices",
+            f"{wanted} CPU processes asked for, but this machine has {os.cpu_count()} cores; lower trainer.devices",
+        )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -51,7 +77,7 @@ def free_port() -> int:
 class RankLauncher:
     """Starts ranks 1..N-1 on a saved config and makes this process rank 0; undoes it on ``close``."""
 
-    def __init__(self, config: dict[str, Any], run_dir: Path, world_size: int) -> None:
+    def __init__(self, config: dict[str, Any], world_size: int) -> None:
         from omegaconf import OmegaConf
 
         self.saved_env = {name: os.environ.get(name) for name in RANK_VARIABLES}
@@ -61,8 +87,10 @@ class RankLauncher:
             "WORLD_SIZE": str(world_size),
             "NODE_RANK": "0",
         }
-        config_file = run_dir / ".hydra" / "ddp_config.yaml"
-        config_file.parent.mkdir(parents=True, exist_ok=True)
+        # The resolved config may hold secrets from the environment: a private temp file, not the run dir.
+        handle, name = tempfile.mkstemp(prefix="experiments-ddp-", suffix=".yaml")
+        os.close(handle)
+        config_file = self.config_file = Path(name)
         OmegaConf.save(OmegaConf.create(config), config_file)
         self.workers = [
             subprocess.Popen(
@@ -82,6 +110,7 @@ class RankLauncher:
             except subprocess.TimeoutExpired:
                 worker.terminate()
                 codes.append(worker.wait())
+        self.config_file.unlink(missing_ok=True)
         for name, value in self.saved_env.items():
             if value is None:
                 os.environ.pop(name, None)

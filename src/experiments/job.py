@@ -43,7 +43,9 @@ def current_job(fallback_dir: str | Path = ".") -> JobInfo:
     if not HydraConfig.initialized():
         return JobInfo(run_dir=Path(fallback_dir))
     hydra = HydraConfig.get()
-    overrides = tuple(o for o in hydra.overrides.task if not o.lstrip("+~").startswith("hydra."))
+    # Unresolved: an override like `+token=${oc.env:API_TOKEN}` names the variable, never its value.
+    task = OmegaConf.to_container(hydra.overrides.task, resolve=False)
+    overrides = tuple(str(o) for o in task if not str(o).lstrip("+~").startswith("hydra."))
     run_dir = Path(hydra.runtime.output_dir)
     if hydra.mode != RunMode.MULTIRUN:
         return JobInfo(run_dir=run_dir, overrides=overrides)

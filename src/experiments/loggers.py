@@ -10,8 +10,36 @@ from typing import Any
 from urllib.parse import urlparse
 
 from experiments.job import JobInfo
+from experiments.redaction import redact
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+
+
+def csv_logger(save_dir: str, **kwargs: Any) -> Any:
+    """Lightning's CSVLogger writing ``metrics.csv`` into the run dir, appending to it when a run resumes.
+
+    (Lightning's own writer deletes an existing ``metrics.csv``.)
+    """
+    import csv
+
+    from pytorch_lightning.loggers import CSVLogger
+    from pytorch_lightning.loggers.csv_logs import ExperimentWriter
+
+    class AppendingWriter(ExperimentWriter):
+        def _check_log_dir_exists(self) -> None:
+            if self._fs.isfile(self.metrics_file_path):
+                with self._fs.open(self.metrics_file_path, "r", newline="") as handle:
+                    self.metrics_keys = sorted(next(csv.reader(handle), []))
+
+    class AppendingCSVLogger(CSVLogger):
+        @property
+        def experiment(self) -> ExperimentWriter:
+            if self._experiment is None:
+                self._fs.makedirs(self.root_dir, exist_ok=True)
+                self._experiment = AppendingWriter(log_dir=self.log_dir)
+            return self._experiment
+
+    return AppendingCSVLogger(save_dir=save_dir, name="", version="", **kwargs)
 
 
 def wandb_credentials_exist() -> bool:
@@ -49,8 +77,9 @@ def wandb_logger(
     mode: str = "auto",
     job_type: str = "train",
     log_model: bool = False,
+    id: str | None = None,
 ) -> Any:
-    """A Lightning ``WandbLogger`` that never prompts (see :func:`resolve_wandb_mode`)."""
+    """A Lightning ``WandbLogger`` that never prompts (see :func:`resolve_wandb_mode`); ``id`` continues a run."""
     from pytorch_lightning.loggers import WandbLogger
 
     resolved = resolve_wandb_mode(mode)
@@ -66,25 +95,35 @@ def wandb_logger(
         mode=resolved,
         job_type=job_type,
         log_model=log_model,
+        **({"id": id, "resume": "allow"} if id else {}),
     )
 
 
-def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo) -> list[Any]:
-    """Instantiate each logger of the group; W&B's name, group and tags default to the job's identity."""
-    from hydra.utils import instantiate
+def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo, wandb_id: str | None = None) -> list[Any]:
+    """Instantiate each logger of the group; W&B's name, group and tags default to the job's identity.
+
+    The W&B factory is called with plain keyword arguments: a name such as ``+token=${oc.env:API_TOKEN}``
+    must stay text, and ``instantiate`` would resolve it.
+    """
+    from hydra.utils import get_method, instantiate
+    from omegaconf import OmegaConf
 
     loggers = []
     for config in (configs or {}).values():
         if not config:
             continue
-        extra = {}
-        if str(config.get("_target_", "")).endswith(".wandb_logger"):
-            extra = {
-                "name": config.get("name") or job.name,
-                "group": config.get("group") or job.group,
-                "tags": list(config.get("tags") or []) + job.tags,
-            }
-        loggers.append(instantiate(config, **extra))
+        if not str(config.get("_target_", "")).endswith(".wandb_logger"):
+            loggers.append(instantiate(config))
+            continue
+        options = OmegaConf.to_container(config, resolve=True)
+        factory = get_method(options.pop("_target_"))
+        options.update(
+            name=redact(options.get("name") or job.name),
+            group=redact(options.get("group") or job.group),
+            tags=redact(list(options.get("tags") or []) + job.tags),
+            id=wandb_id,
+        )
+        loggers.append(factory(**options))
     return loggers
 
 

@@ -15,6 +15,38 @@ OptimizerFactory = Callable[..., torch.optim.Optimizer]
 SchedulerFactory = Callable[..., Any]
 
 
+def rng_states() -> dict[str, Any]:
+    """Python, NumPy and torch generator states as tensors and tuples of ints."""
+    import random
+
+    import numpy as np
+
+    _, keys, position, has_gauss, gauss = np.random.get_state()
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "position": int(position),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "torch": torch.get_rng_state(),
+    }
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    import random
+
+    import numpy as np
+
+    random.setstate(tuple(v if not isinstance(v, list) else tuple(v) for v in states["python"]))
+    n = states["numpy"]
+    np.random.set_state(
+        ("MT19937", n["keys"].numpy().astype(np.uint32), n["position"], n["has_gauss"], n["gauss"])
+    )
+    torch.set_rng_state(states["torch"])
+
+
 class NonFiniteLossError(FloatingPointError):
     """The training loss became NaN or infinite."""
 
@@ -86,8 +118,14 @@ class ClassificationModule(pl.LightningModule):
         self.confusion.update(logits, labels)
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        """Keep the resolved config (plain values only) so ``torch.load(weights_only=True)`` reads the file."""
+        """Keep the resolved config and the RNG states, as plain values and tensors only
+        (``torch.load(weights_only=True)`` reads the file)."""
         checkpoint["config"] = self.config
+        checkpoint["rng"] = rng_states()
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        if "rng" in checkpoint:
+            set_rng_states(checkpoint["rng"])
 
     def configure_optimizers(self) -> Any:
         optimizer = self.optimizer_factory(self.net.parameters())

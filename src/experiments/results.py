@@ -46,7 +46,9 @@ class Results:
         os.replace(self.path, kept)
 
     def update(self, **fields: Any) -> None:
-        self.data.update(_plain(fields))
+        from experiments.redaction import redact
+
+        self.data.update(redact(_plain(fields)))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.data, indent=2, sort_keys=False))

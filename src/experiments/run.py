@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 import traceback
@@ -11,8 +12,9 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.job import current_job
-from experiments.results import Results, versions
+from experiments.job import JobInfo, current_job
+from experiments.redaction import redact
+from experiments.results import RESULTS_FILE, Results, versions
 
 log = logging.getLogger("experiments")
 
@@ -21,11 +23,14 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
     """Train and test one configuration; returns ``optimized_metric`` (its best value) for sweepers.
 
     ``worker=True`` is an extra DDP rank: it trains but writes no results and prints nothing.
+    A SIGINT/SIGTERM ends the job at the next batch with ``checkpoints/interrupted.ckpt`` and
+    ``status: interrupted`` (raised as :class:`experiments.signals.Interrupted`).
     """
     start = time.perf_counter()
     run_dir = Path(cfg.paths.output_dir)
     job = current_job(run_dir)
     config = OmegaConf.to_container(cfg, resolve=True)
+    previous = _previous_results(run_dir) if cfg.get("resume") and not worker else {}
     results = None if worker else Results(run_dir)
     if results:
         results.update(
@@ -39,28 +44,42 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
             model=cfg.model.name,
             data=cfg.data.name,
             seed=cfg.seed,
+            resumed_from=cfg.get("resume"),
             started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
             versions=versions(),
         )
     loggers: list[Any] = []
-    launcher = None
-    share = None
+    launcher = share = stop = None
     status = "failed"
     try:
-        from experiments.ddp import RankLauncher, processes_to_launch
+        from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+        from experiments.ddp import RankLauncher, check_devices, processes_to_launch
+        from experiments.signals import GracefulStop, Interrupted
         from experiments.sweep import JobDevices, parallel_jobs
 
+        check_devices(cfg.trainer)
+        if not worker:
+            stop = GracefulStop(run_dir / "checkpoints").install()
         if not worker and job.sweep_dir is not None:
             share = JobDevices(job.sweep_dir, cfg.trainer.accelerator, cfg.trainer.devices, parallel_jobs())
         world_size = 1 if worker else processes_to_launch(cfg.trainer)
         if world_size > 1:
-            launcher = RankLauncher(config, run_dir, world_size)
-        objective = _train_and_test(cfg, config, job, results, loggers, start, share)
+            launcher = RankLauncher(config, world_size)
+        wandb_id = (previous.get("wandb") or {}).get("run_id")
+        objective = _train_and_test(cfg, config, job, results, loggers, start, share, stop, wandb_id)
         status = "ok"
         return objective
-    except KeyboardInterrupt:
+    except (Interrupted, SIGTERMException, KeyboardInterrupt) as error:
         status = "interrupted"
-        raise
+        signum = getattr(error, "signum", 15 if isinstance(error, SIGTERMException) else 2)
+        if results:
+            results.update(
+                status="interrupted",
+                error=f"stopped by signal {signum}",
+                wall_time_s=time.perf_counter() - start,
+            )
+        raise Interrupted(signum) from None
     except BaseException as error:
         if results:
             results.update(
@@ -71,8 +90,8 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
             )
         raise
     finally:
-        if status == "interrupted" and results:
-            results.update(status="interrupted", wall_time_s=time.perf_counter() - start)
+        if stop is not None:
+            stop.uninstall()
         from experiments.loggers import finish_wandb
 
         sync = finish_wandb(loggers, exit_code=0 if status == "ok" else 1)
@@ -87,24 +106,27 @@ def run_job(cfg: DictConfig, *, worker: bool = False) -> float | None:
                 raise RuntimeError(f"DDP worker ranks exited with codes {codes}")
 
 
+def _previous_results(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / RESULTS_FILE
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 def _train_and_test(
     cfg: DictConfig,
     config: dict[str, Any],
-    job: Any,
+    job: JobInfo,
     results: Results | None,
     loggers: list[Any],
     start: float,
     share: Any = None,
+    stop: Any = None,
+    wandb_id: str | None = None,
 ) -> float | None:
-    import warnings
-
     import pytorch_lightning as pl
     from hydra.utils import instantiate
 
     from experiments.callbacks import History
-
-    # The CSV logger writes metrics.csv into the run dir, which already holds .hydra/ and results.json.
-    warnings.filterwarnings("ignore", message="Experiment logs directory .* exists and is not empty")
+    from experiments.checkpoints import load_checkpoint
     from experiments.loggers import build_loggers, wandb_identity
     from experiments.module import ClassificationModule
 
@@ -116,6 +138,7 @@ def _train_and_test(
     datamodule = instantiate(cfg.data)
     net = instantiate(cfg.model.net)
     scheduler = instantiate(cfg.scheduler.factory) if cfg.scheduler.get("factory") else None
+    shareable = redact(config)
     module = ClassificationModule(
         net,
         num_classes=cfg.data.num_classes,
@@ -123,23 +146,37 @@ def _train_and_test(
         scheduler=scheduler,
         scheduler_interval=cfg.scheduler.interval,
         loss=instantiate(cfg.model.loss) if cfg.model.get("loss") else None,
-        config=config,
+        config=shareable,
     )
-    loggers.extend(build_loggers(cfg.logger, job))
-    logged_config = {**config, "swept": job.swept} if job.swept else config
+    resume = cfg.get("resume")
+    if resume:
+        load_checkpoint(resume, expect_model=cfg.model.name)  # a clear error for a foreign or unsafe file
+    loggers.extend(build_loggers(cfg.logger, job, wandb_id=wandb_id))
+    logged_config = {**shareable, "swept": job.swept} if job.swept else shareable
     for logger in loggers:
         logger.log_hyperparams(logged_config)
     if results and trainer_is_global_zero():
         results.update(wandb=wandb_identity(loggers))
-    history = History()
+    history = History(
+        on_epoch=(lambda epochs: results.update(history=_full_history(cfg, epochs))) if results else None
+    )
     callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
+    if stop is not None:
+        callbacks.append(stop)
     placement = share.trainer_overrides() if share is not None else {}
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, **placement)
     if results:
         device = device_info(trainer) | (share.describe() if share is not None else {})
-        results.update(params=count_parameters(net), flops=forward_flops(net, cfg), device=device)
+        summary = layer_summary(net, cfg)
+        flops = summary["totals"]["flops"] if summary else None
+        results.update(params=count_parameters(net), flops=flops, summary=summary, device=device)
+        if summary:
+            from experiments.models.summary import summary_metrics
+
+            for logger in loggers:
+                logger.log_metrics(summary_metrics(summary), step=0)
     fit_start = time.perf_counter()
-    trainer.fit(module, datamodule=datamodule)
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
@@ -147,11 +184,13 @@ def _train_and_test(
         module, datamodule=datamodule, ckpt_path="best" if best_path else None, verbose=False
     )
     metrics = {k: float(v) for k, v in (tested[0] if tested else {}).items()}
-    last = history.epochs[-1] if history.epochs else {}
+    epochs = _full_history(cfg, history.epochs)
+    last = epochs[-1] if epochs else {}
     metrics.update({k: last[k] for k in ("train/loss", "train/acc", "val/loss", "val/acc") if k in last})
-    best_epoch = history.best_epoch("val/acc")
-    if best_epoch is not None:
-        metrics["val/acc_best"] = max(r["val/acc"] for r in history.epochs if "val/acc" in r)
+    scored = [r for r in epochs if "val/acc" in r]
+    best_epoch = max(scored, key=lambda r: r["val/acc"])["epoch"] if scored else None
+    if scored:
+        metrics["val/acc_best"] = max(r["val/acc"] for r in scored)
     confusion = module.confusion.compute().tolist() if module.confusion.update_count else None
     if not trainer.is_global_zero or results is None:
         return None
@@ -159,9 +198,9 @@ def _train_and_test(
         status="ok",
         metrics=metrics,
         best_epoch=best_epoch,
-        epochs=len(history.epochs),
+        epochs=len(epochs),
         best_checkpoint=best_path or None,
-        history=history.epochs,
+        history=epochs,
         throughput={"train_images_per_s": history.images_per_second, "train_seconds": history.train_seconds},
         fit_time_s=fit_seconds,
         wall_time_s=time.perf_counter() - start,
@@ -173,6 +212,17 @@ def _train_and_test(
     print_summary(results.path.parent, metrics, time.perf_counter() - start)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def _full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[str, float]]:
+    """After a resume, the epochs recorded before the interruption come first (from the earlier attempt)."""
+    if not cfg.get("resume") or not epochs:
+        return epochs
+    run_dir = Path(cfg.paths.output_dir)
+    attempts = sorted(run_dir.glob("results.attempt-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    earlier = json.loads(attempts[-1].read_text()).get("history") or [] if attempts else []
+    first_new = epochs[0]["epoch"]
+    return [r for r in earlier if r["epoch"] < first_new] + epochs
 
 
 def trainer_is_global_zero() -> bool:
@@ -202,22 +252,15 @@ def count_parameters(net: Any) -> dict[str, int]:
     }
 
 
-def forward_flops(net: Any, cfg: DictConfig) -> int | None:
-    """FLOPs of one image's forward pass, counted by ``torch.utils.flop_counter`` on the CPU."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
+def layer_summary(net: Any, cfg: DictConfig) -> dict[str, Any] | None:
+    """The per-layer table of ``python -m experiments.summary`` (shapes, parameters, FLOPs, receptive fields)."""
+    from experiments.models.summary import summarize
 
-    was_training = net.training
-    net.eval()
     try:
-        sample = torch.zeros(1, cfg.data.channels, cfg.image_size, cfg.image_size)
-        with torch.no_grad(), FlopCounterMode(display=False) as counter:
-            net(sample)
-        return int(counter.get_total_flops())
-    except Exception:  # flop counting is informative only
+        return summarize(net, cfg.data.channels, cfg.image_size)
+    except Exception as error:  # the summary is informative only
+        log.warning("could not summarise the model: %s", error)
         return None
-    finally:
-        net.train(was_training)
 
 
 def device_info(trainer: Any) -> dict[str, Any]:

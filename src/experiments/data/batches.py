@@ -92,6 +92,20 @@ class TensorBatches:
     def __iter__(self) -> Iterator[Pair]:
         order = self.indices().to(self.labels.device)
         stop = len(self) * self.batch_size if self.drop_last else len(order)
-        for start in range(0, stop, self.batch_size):
+        skip, self._resume_at = self._resume_at, 0
+        self._served = skip
+        for start in range(skip * self.batch_size, stop, self.batch_size):
             index = order[start : start + self.batch_size]
+            self._served += 1
             yield self.images.index_select(0, index), self.labels.index_select(0, index)
+
+    # Lightning saves and restores these with a mid-epoch checkpoint (a "stateful" loader), so a
+    # resumed run continues with the next batch of the same permutation instead of restarting the epoch.
+    _served = 0
+    _resume_at = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch(), "batches_served": self._served}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self._resume_at = int(state.get("batches_served", 0))

@@ -104,12 +104,17 @@ class CIFAR10:
         missing = self._missing()
         if missing and self.download:
             from torchvision.datasets import CIFAR10 as Reference
-            from torchvision.datasets.utils import download_and_extract_archive
+            from torchvision.datasets.utils import download_url
+
+            from experiments.data.archives import safe_extract
 
             try:
-                download_and_extract_archive(
+                download_url(
                     Reference.url, str(self.root), filename=Reference.filename, md5=Reference.tgz_md5
                 )
+                safe_extract(self.root / Reference.filename, self.root)
+            except DataSourceError:
+                raise
             except Exception as error:
                 raise DataSourceError(f"CIFAR-10: download into {self.root} failed: {error}") from error
             missing = self._missing()

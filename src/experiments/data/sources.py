@@ -7,6 +7,7 @@ decoded tensors can be cached under their checksums; ``decode(image_size)`` read
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -156,6 +157,8 @@ class MNIST:
         from torchvision.datasets.mnist import read_image_file, read_label_file
 
         paths = self.inputs()
+        for path in paths:
+            check_idx(path)
         try:
             train_x, train_y, test_x, test_y = (
                 read_image_file(str(p)) if "images" in p.name else read_label_file(str(p)) for p in paths
@@ -172,6 +175,27 @@ class MNIST:
         groups = {"train": torch.arange(n), "test": torch.arange(n, len(labels))}
         classes = list(getattr(torchvision.datasets, self.dataset_class).classes)
         return Decoded(images, labels, classes, groups)
+
+
+def check_idx(path: Path) -> None:
+    """An IDX file's header (magic, dimensions) must match its size; names the file where it does not."""
+    import struct
+
+    with open(path, "rb") as handle:
+        header = handle.read(4)
+        if len(header) < 4 or header[:2] != b"\x00\x00" or header[2] != 0x08 or not 1 <= header[3] <= 3:
+            raise DataSourceError(
+                f"{path} is not an uncompressed IDX file of bytes (bad magic {header.hex()}); fetch it again"
+            )
+        dims = struct.unpack(f">{header[3]}I", handle.read(4 * header[3]))
+    expected = 4 + 4 * len(dims) + math.prod(dims)
+    actual = path.stat().st_size
+    if actual != expected:
+        shape = "x".join(str(d) for d in dims)
+        raise DataSourceError(
+            f"{path} is {'truncated' if actual < expected else 'too long'}: its header says {shape} "
+            f"({expected:,} bytes) but the file has {actual:,}; fetch it again (data.download=true) or copy it whole"
+        )
 
 
 class FashionMNIST(MNIST):
