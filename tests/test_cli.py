@@ -159,7 +159,10 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     assert results["plots"] == ["plots/curves.png", "plots/confusion_matrix.png"]
     assert all((run_dir / plot).stat().st_size > 10_000 for plot in results["plots"])
     for plot in ("curves", "confusion_matrix"):  # logged to W&B as images
-        assert run.summary[f"plots/{plot}/_type"] == "images/separated" and run.summary[f"plots/{plot}/count"] == 1
+        assert (
+            run.summary[f"plots/{plot}/_type"] == "images/separated"
+            and run.summary[f"plots/{plot}/count"] == 1
+        )
 
 
 def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):

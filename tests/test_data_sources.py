@@ -103,7 +103,9 @@ def test_truncated_idx_file_is_a_data_error(tmp_path: Path) -> None:
     write_fashion(tmp_path)
     images = tmp_path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte"
     images.write_bytes(images.read_bytes()[:500])
-    with pytest.raises(DataSourceError, match=r"train-images-idx3-ubyte is truncated: its header says 40x28x28"):
+    with pytest.raises(
+        DataSourceError, match=r"train-images-idx3-ubyte is truncated: its header says 40x28x28"
+    ):
         FashionMNIST(tmp_path).decode()
 
 

@@ -228,7 +228,9 @@ def _explain(message: str) -> ConfigError:
         return ConfigError(group.replace("/", "."), f"no option '{option}'; choose one of {choices}")
     key = re.search(r"Could not override '([^']+)'", message)
     lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    lines = lines[: next((i for i, line in enumerate(lines) if line.startswith("Config search path")), len(lines))]
+    lines = lines[
+        : next((i for i, line in enumerate(lines) if line.startswith("Config search path")), len(lines))
+    ]
     return ConfigError(key.group(1) if key else "overrides", " ".join(lines))
 
 
