@@ -14,6 +14,17 @@ from omegaconf import DictConfig
 from experiments.config import config_dir
 
 REPO = Path(__file__).resolve().parents[1]
+# The metric names every logger and results.json must carry.
+METRICS = {
+    "train/loss",
+    "train/acc",
+    "val/loss",
+    "val/acc",
+    "test/loss",
+    "test/acc",
+    "test/acc_top5",
+    "test/f1_macro",
+}
 # Small, fast training settings for end-to-end runs.
 QUICK = ["trainer.max_epochs=1", "trainer.num_sanity_val_steps=0"]
 

@@ -11,19 +11,9 @@ import torch
 
 from experiments.wandb_offline import read_offline_run
 
-from .conftest import QUICK, run_cli
+from .conftest import METRICS, QUICK, run_cli
 
 pytestmark = pytest.mark.slow
-METRICS = {
-    "train/loss",
-    "train/acc",
-    "val/loss",
-    "val/acc",
-    "test/loss",
-    "test/acc",
-    "test/acc_top5",
-    "test/f1_macro",
-}
 
 
 def results_of(run_dir: Path) -> dict:

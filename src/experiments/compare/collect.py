@@ -225,30 +225,17 @@ def read_wandb_file(path: Path) -> Run:
     info["mode"] = "offline" if offline else "online"
     info["url"] = None if offline else wandb_url(info)
     config.pop("_wandb", None)
-    overrides = _identity(info.get("name"), info.get("tags"), config)
-    metrics = {k: float(v) for k, v in summary.items() if not k.startswith("_") and _finite(v)}
-    epochs = _epoch_history(history)
-    status = "ok" if exit_code == 0 else ("running" if exit_code is None else "failed")
-    return Run(
+    return _wandb_run(
         path=str(run_dir),
         source="wandb-offline" if offline else "wandb-local",
         name=info.get("name") or run_dir.name,
-        status=status,
+        status="ok" if exit_code == 0 else ("running" if exit_code is None else "failed"),
         error=None if exit_code in (0, None) else f"W&B run exited with code {exit_code}",
-        overrides=overrides,
-        seed=_int(overrides.get("seed", config.get("seed"))),
-        metrics=metrics,
-        history=epochs,
-        params=_int(_dig(config, "params.total") or summary.get("params/total")),
-        flops=_int(summary.get("flops")),
-        wall_time_s=_number(summary.get("_runtime")),
-        best_epoch=_best_epoch(epochs),
-        epochs=len(epochs) or None,
         config=config,
-        model=_dig(config, "model.name"),
-        data=_dig(config, "data.name"),
-        sweep=info.get("group"),
-        wandb=info,
+        summary=summary,
+        history=_epoch_history(history),
+        tags=info.get("tags"),
+        info=info,
     )
 
 
@@ -364,8 +351,6 @@ def run_from_api(remote: Any) -> Run:
         dict(remote.summary._json_dict) if hasattr(remote.summary, "_json_dict") else dict(remote.summary)
     )
     rows = list(remote.scan_history(keys=None)) if hasattr(remote, "scan_history") else []
-    history = _epoch_history(rows)
-    overrides = _identity(remote.name, getattr(remote, "tags", None), config)
     state = getattr(remote, "state", "finished")
     info = {
         "run_id": remote.id,
@@ -375,25 +360,56 @@ def run_from_api(remote: Any) -> Run:
         "mode": "online",
         "url": getattr(remote, "url", None),
     }
-    return Run(
+    return _wandb_run(
         path=getattr(remote, "url", None) or f"{remote.entity}/{remote.project}/{remote.id}",
         source="wandb-api",
         name=remote.name or remote.id,
         status={"finished": "ok", "running": "running"}.get(state, "failed"),
         error=None if state in ("finished", "running") else f"W&B state: {state}",
+        config=config,
+        summary=summary,
+        history=_epoch_history(rows),
+        tags=getattr(remote, "tags", None),
+        info=info,
+    )
+
+
+def _wandb_run(
+    *,
+    path: str,
+    source: str,
+    name: str,
+    status: str,
+    error: str | None,
+    config: dict[str, Any],
+    summary: dict[str, Any],
+    history: list[dict[str, float]],
+    tags: Iterable[str] | None,
+    info: dict[str, Any],
+) -> Run:
+    """A :class:`Run` from what W&B keeps of it (a local log or the API): config, summary, history."""
+    overrides = _identity(info.get("name") or name, tags, config)
+    return Run(
+        path=path,
+        source=source,
+        name=name,
+        status=status,
+        error=error,
         overrides=overrides,
         seed=_int(overrides.get("seed", config.get("seed"))),
         metrics={k: float(v) for k, v in summary.items() if not k.startswith("_") and _finite(v)},
         history=history,
-        params=_int(_dig(config, "params.total") or summary.get("params/total")),
-        flops=_int(summary.get("flops")),
+        params=_int(
+            summary.get("model/params") or _dig(config, "params.total") or summary.get("params/total")
+        ),
+        flops=_int(summary.get("model/flops") or summary.get("flops")),
         wall_time_s=_number(summary.get("_runtime")),
         best_epoch=_best_epoch(history),
         epochs=len(history) or None,
         config=config,
         model=_dig(config, "model.name"),
         data=_dig(config, "data.name"),
-        sweep=remote.group,
+        sweep=info.get("group"),
         wandb=info,
     )
 
