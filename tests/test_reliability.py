@@ -58,7 +58,7 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     state = torch.load(cut / "checkpoints" / "interrupted.ckpt", weights_only=True)
     assert state["epoch"] == 1  # stopped during the second epoch ...
     served = state["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]["batches_served"]
-    assert 0 < served < 315  # ... between two of its 315 batches
+    assert 0 < served <= 315  # ... after some of its 315 batches (where exactly depends on the machine's load)
     first_run_id = interrupted["wandb"]["run_id"]
 
     resumed = run_cli(f"resume={cut}", cwd=tmp_path)
@@ -75,6 +75,10 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     )  # epoch-0 rows kept, appended to
     runs = [read_offline_run(d) for d in sorted((cut / "wandb").glob("offline-run-*"))]
     assert len(runs) == 2 and {r.run_id for r in runs} == {first_run_id} == {done["wandb"]["run_id"]}
+    assert [r.exit_code for r in runs] == [1, 0]  # the interrupted attempt finished its W&B run too
+    assert len(list((cut / "tensorboard").glob("events.out.tfevents.*"))) > len(
+        list((whole / "tensorboard").glob("events.out.tfevents.*"))
+    )  # the resumed attempt adds its events next to the first attempt's
 
 
 def test_second_sigint_exits_at_once(tmp_path):
