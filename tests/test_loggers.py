@@ -91,3 +91,22 @@ def test_wandb_logger_on_a_terminal_without_credentials_does_not_prompt(tmp_path
     text = output.decode(errors="replace")
     assert "wandb sync" in text and "API key" not in text
     assert list((tmp_path / "run" / "wandb").glob("offline-run-*/run-*.wandb"))
+
+
+def test_console_script_dispatches_compare(tmp_path):
+    """`experiments compare PATH...` is `python -m experiments.compare PATH...` (no Hydra involved)."""
+    empty = tmp_path / "nothing_here"
+    empty.mkdir()
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys; from experiments.cli import main; sys.argv = ['experiments', 'compare', '--help']; main()",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0 and "usage:" in result.stdout and "PATH" in result.stdout.upper()
+    assert not (tmp_path / "outputs").exists()  # compare writes no run dir
