@@ -58,7 +58,9 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     state = torch.load(cut / "checkpoints" / "interrupted.ckpt", weights_only=True)
     assert state["epoch"] == 1  # stopped during the second epoch ...
     served = state["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]["batches_served"]
-    assert 0 < served <= 315  # ... after some of its 315 batches (where exactly depends on the machine's load)
+    assert (
+        0 < served <= 315
+    )  # ... after some of its 315 batches (where exactly depends on the machine's load)
     first_run_id = interrupted["wandb"]["run_id"]
 
     resumed = run_cli(f"resume={cut}", cwd=tmp_path)

@@ -121,3 +121,14 @@ def test_failed_job_is_recorded(tmp_path):
     results = read_results(tmp_path)
     assert results["status"] == "failed"
     assert "NonFiniteLossError" in results["error"] and results["traceback"]
+
+
+def test_threads_setting_is_applied(tmp_path):
+    import torch
+
+    before = torch.get_num_threads()
+    try:
+        results = train(tmp_path, "threads=1")
+        assert results["status"] == "ok" and torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -53,6 +53,7 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("seed", lambda v: _integer(v) and v >= 0, "must be a non-negative integer, e.g. seed=0"),
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
+    Rule("threads", lambda v: v is None or (_integer(v) and v >= 1), "must be null or an integer >= 1", optional=True),
     Rule("image_size", lambda v: _integer(v) and v >= 1, "must be a positive integer (pixels)"),
     Rule("model.name", lambda v: v in FEATURES, f"must be one of {sorted(FEATURES)}"),
     Rule(

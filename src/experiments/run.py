@@ -130,10 +130,11 @@ def _train_and_test(
     from experiments.loggers import build_loggers, wandb_identity
     from experiments.module import ClassificationModule
 
-    if share is not None and share.threads:
+    threads = cfg.get("threads") or (share.threads if share is not None else None)
+    if threads:
         import torch
 
-        torch.set_num_threads(share.threads)
+        torch.set_num_threads(threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     net = instantiate(cfg.model.net)
