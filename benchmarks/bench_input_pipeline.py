@@ -19,9 +19,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from report import machine, save  # benchmarks/report.py, beside this script
 from torch import nn
 
 from experiments.data.datamodule import ClassificationData
@@ -39,8 +38,6 @@ from experiments.data.folders import Flowers17
 from experiments.data.sources import MNIST
 from experiments.models.alexnet import alexnet
 from experiments.models.lenet import lenet5
-
-RESULTS = Path(__file__).parent / "results"
 
 
 def rss_bytes(pid: int) -> int:
@@ -271,19 +268,11 @@ def main() -> None:
         "baseline_workers": args.workers,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": machine(torch_threads=torch.get_num_threads(), torch=torch.__version__),
         "optimizer": "SGD(lr=0.01, momentum=0.9)",
         "results": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "input_pipeline.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "input_pipeline.md").write_text(markdown(report))
+    save("input_pipeline", report, markdown(report))
 
 
 def markdown(report: dict) -> str:

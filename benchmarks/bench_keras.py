@@ -22,17 +22,16 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from report import machine, save  # benchmarks/report.py, beside this script
+
 os.environ.setdefault("KERAS_BACKEND", "torch")
-RESULTS = Path(__file__).parent / "results"
 
 
 def keras_lenet5(keras):
@@ -128,27 +127,22 @@ def main() -> None:
         "batch_size": size,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__,
-            "keras": keras.__version__,
-            "keras_backend": keras.backend.backend(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(
+            torch_threads=torch.get_num_threads(),
+            torch=torch.__version__,
+            keras=keras.__version__,
+            keras_backend=keras.backend.backend(),
+        ),
         "target": "framework / keras >= 2",
         "ratio": ratio,
         "results": results,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "keras.json").write_text(json.dumps(report, indent=2) + "\n")
-    machine = report["machine"]
+    host = report["machine"]
     lines = [
         "# Framework vs the seed's Keras LeNet-5",
         "",
-        f"Command: `{report['command']}`. {machine['cpus']} CPUs, torch {machine['torch']} "
-        f"({machine['torch_threads']} thread), Keras {machine['keras']} on the {machine['keras_backend']} backend, "
+        f"Command: `{report['command']}`. {host['cpus']} CPUs, torch {host['torch']} "
+        f"({host['torch_threads']} thread), Keras {host['keras']} on the {host['keras_backend']} backend, "
         f"load average {load_before[0]:.1f} before and {report['load_average_after'][0]:.1f} after. LeNet-5 / MNIST "
         f"32x32, Adam lr 1e-3, batch {size}, {batches} timed batches, {repeats} interleaved repeats.",
         "",
@@ -159,7 +153,7 @@ def main() -> None:
         f"Framework / Keras: **{ratio}x** (target >= 2x).",
         "",
     ]
-    (RESULTS / "keras.md").write_text("\n".join(lines))
+    save("keras", report, "\n".join(lines))
 
 
 if __name__ == "__main__":

@@ -26,9 +26,7 @@ Writes benchmarks/results/overhead.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -42,12 +40,12 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from report import machine, save  # benchmarks/report.py, beside this script
 from torch import nn
 
 from experiments.config import config_dir
 from experiments.module import ClassificationModule
 
-RESULTS = Path(__file__).parent / "results"
 WARMUP = 10
 
 
@@ -303,21 +301,16 @@ def main() -> None:
         "warmup_batches": WARMUP,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "torch_threads": torch.get_num_threads(),
-            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            "torch": torch.__version__,
-            "pytorch_lightning": pl.__version__,
-            "python": platform.python_version(),
-        },
+        "machine": machine(
+            torch_threads=torch.get_num_threads(),
+            gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+            torch=torch.__version__,
+            pytorch_lightning=pl.__version__,
+        ),
         "targets": {"framework / loop": ">= 0.95", "framework / dataloader": ">= 2.8"},
         "results": rows,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "overhead.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "overhead.md").write_text(markdown(report))
+    save("overhead", report, markdown(report))
 
 
 def markdown(report: dict) -> str:

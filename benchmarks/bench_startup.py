@@ -19,17 +19,15 @@ Writes benchmarks/results/startup.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-from pathlib import Path
 
-RESULTS = Path(__file__).parent / "results"
+from report import machine, save  # benchmarks/report.py, beside this script
+
 COMMANDS = {
     "baseline": (["-c", "pass"], None, 0),
     "help": (["-m", "experiments", "--help"], 1.0, 0),
@@ -122,16 +120,10 @@ def main() -> None:
         "repeats": repeats,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": {
-            "platform": platform.platform(),
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "results": results,
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "startup.json").write_text(json.dumps(report, indent=2) + "\n")
-    (RESULTS / "startup.md").write_text(markdown(report))
+    save("startup", report, markdown(report))
 
 
 def markdown(report: dict) -> str:
