@@ -45,6 +45,7 @@ from torch import nn
 
 from experiments.config import config_dir
 from experiments.module import ClassificationModule
+from experiments.run import build_module, use_cuda_runtime_checks
 
 WARMUP = 10
 
@@ -100,10 +101,12 @@ class Framework:
         self.cfg = compose_config(batch_size, output_dir, variant.get("overrides", []))
         torch.manual_seed(0)
         self.datamodule = instantiate(self.cfg.data)
-        module_class = LeanStep if variant.get("lean_step") else ClassificationModule
-        self.module = module_class(
-            instantiate(self.cfg.model.net), num_classes=10, optimizer=instantiate(self.cfg.optimizer)
-        )
+        if variant.get("lean_step"):
+            self.module = LeanStep(
+                instantiate(self.cfg.model.net), num_classes=10, optimizer=instantiate(self.cfg.optimizer)
+            )
+        else:  # as run.py builds it, so config overrides such as channels_last and compile apply
+            self.module = build_module(self.cfg)
 
     def measure(self, batches: int) -> float:
         clock = BatchClock(WARMUP)
@@ -136,6 +139,7 @@ class Framework:
             enable_checkpointing=not self.variant.get("no_callbacks", False),
             **self.variant.get("trainer", {}),
         )
+        use_cuda_runtime_checks(trainer)  # as run.py does
         trainer.fit(self.module, datamodule=self.datamodule)
         return clock.images_per_s(self.batch_size)
 

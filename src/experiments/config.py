@@ -38,6 +38,9 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
@@ -53,7 +56,19 @@ class Rule:
 RULES: tuple[Rule, ...] = (
     Rule("seed", lambda v: _integer(v) and v >= 0, "must be a non-negative integer, e.g. seed=0"),
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
-    Rule("threads", lambda v: v is None or (_integer(v) and v >= 1), "must be null or an integer >= 1", optional=True),
+    Rule(
+        "threads",
+        lambda v: v is None or (_integer(v) and v >= 1),
+        "must be null or an integer >= 1",
+        optional=True,
+    ),
+    Rule("channels_last", lambda v: isinstance(v, bool), "must be true or false", optional=True),
+    Rule(
+        "compile",
+        lambda v: isinstance(v, bool) or v in COMPILE_MODES,
+        f"must be true, false or a torch.compile mode: {', '.join(COMPILE_MODES)}",
+        optional=True,
+    ),
     Rule("image_size", lambda v: _integer(v) and v >= 1, "must be a positive integer (pixels)"),
     Rule("model.name", lambda v: v in FEATURES, f"must be one of {sorted(FEATURES)}"),
     Rule(

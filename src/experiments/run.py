@@ -123,32 +123,21 @@ def _train_and_test(
     wandb_id: str | None = None,
 ) -> float | None:
     import pytorch_lightning as pl
+    import torch
     from hydra.utils import instantiate
 
     from experiments.callbacks import History
     from experiments.checkpoints import load_checkpoint
     from experiments.loggers import build_loggers, wandb_identity
-    from experiments.module import ClassificationModule
 
     threads = cfg.get("threads") or (share.threads if share is not None else None)
     if threads:
-        import torch
-
         torch.set_num_threads(threads)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
-    net = instantiate(cfg.model.net)
-    scheduler = instantiate(cfg.scheduler.factory) if cfg.scheduler.get("factory") else None
     shareable = redact(config)
-    module = ClassificationModule(
-        net,
-        num_classes=cfg.data.num_classes,
-        optimizer=instantiate(cfg.optimizer),
-        scheduler=scheduler,
-        scheduler_interval=cfg.scheduler.interval,
-        loss=instantiate(cfg.model.loss) if cfg.model.get("loss") else None,
-        config=shareable,
-    )
+    module = build_module(cfg, config=shareable)
+    net = module.net
     resume = cfg.get("resume")
     if resume:
         load_checkpoint(resume, expect_model=cfg.model.name)  # a clear error for a foreign or unsafe file
@@ -166,6 +155,7 @@ def _train_and_test(
         callbacks.append(stop)
     placement = share.trainer_overrides() if share is not None else {}
     trainer = instantiate(cfg.trainer, logger=loggers or False, callbacks=callbacks, **placement)
+    use_cuda_runtime_checks(trainer)
     if results:
         device = device_info(trainer) | (share.describe() if share is not None else {})
         summary = layer_summary(net, cfg)
@@ -213,6 +203,39 @@ def _train_and_test(
     print_summary(results.path.parent, metrics, time.perf_counter() - start)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def build_module(cfg: DictConfig, *, config: dict[str, Any] | None = None) -> Any:
+    """The LightningModule of ``cfg``: network, loss, optimizer, scheduler and speed options."""
+    from hydra.utils import instantiate
+
+    from experiments.module import ClassificationModule
+
+    return ClassificationModule(
+        instantiate(cfg.model.net),
+        num_classes=cfg.data.num_classes,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler.factory) if cfg.scheduler.get("factory") else None,
+        scheduler_interval=cfg.scheduler.interval,
+        loss=instantiate(cfg.model.loss) if cfg.model.get("loss") else None,
+        config=config,
+        channels_last=bool(cfg.get("channels_last")),
+        compile=cfg.get("compile") or False,
+    )
+
+
+def use_cuda_runtime_checks(trainer: Any) -> None:
+    """Undo Lightning's ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` unless a strategy forks after this point.
+
+    Lightning sets it at import so that a parent process that later forks (``ddp_fork``) does not
+    initialise CUDA. With it set, every ``torch.cuda.is_available()`` asks NVML, and Adam calls that
+    once per optimizer step: 30-300 us a step on a CPU machine with a CUDA build of torch
+    (docs/benchmarks.md). Only fork-based strategies need it, and they fork in ``fit``.
+    """
+    import os
+
+    if getattr(trainer.strategy, "_start_method", None) != "fork":
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
 
 
 def _full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[str, float]]:

@@ -1,0 +1,102 @@
+"""Speed options and the cheap training step: channels_last, torch.compile, the epoch totals, NVML checks."""
+
+from __future__ import annotations
+
+import io
+import math
+import os
+
+import pytest
+import torch
+
+from experiments.module import EpochTotals
+from experiments.run import build_module, use_cuda_runtime_checks
+
+from .conftest import compose_config
+from .test_training import train
+
+
+class SingleProcess:
+    """What ``EpochTotals.means`` needs of a Lightning strategy: ``reduce`` (a no-op on one process)."""
+
+    @staticmethod
+    def reduce(tensor: torch.Tensor, reduce_op: str) -> torch.Tensor:
+        return tensor
+
+
+def test_epoch_totals_equal_a_direct_count_and_restart_each_epoch():
+    generator = torch.Generator().manual_seed(0)
+    batches = [
+        (torch.randn(n, 10, generator=generator), torch.randint(0, 10, (n,), generator=generator))
+        for n in (64, 64, 17)
+    ]
+    totals = EpochTotals()
+    losses = []
+    for logits, labels in batches:
+        loss = torch.nn.functional.cross_entropy(logits, labels)
+        losses.append(float(loss) * len(labels))
+        totals.add(0, loss, logits, labels)
+    mean_loss, accuracy = totals.means(SingleProcess())
+    correct = sum(int((logits.argmax(1) == labels).sum()) for logits, labels in batches)
+    assert math.isclose(float(mean_loss), sum(losses) / 145, rel_tol=1e-6)
+    assert math.isclose(float(accuracy), correct / 145, rel_tol=1e-6)
+
+    buffer = io.BytesIO()  # a checkpoint holds the totals as plain values and tensors
+    torch.save(totals.state_dict(), buffer)
+    restored = EpochTotals()
+    restored.load_state_dict(torch.load(io.BytesIO(buffer.getvalue()), weights_only=True))
+    logits, labels = batches[0]
+    restored.add(0, torch.tensor(1.0), logits, labels)  # same epoch: carries on
+    assert restored.seen == 145 + 64
+    restored.add(1, torch.tensor(1.0), logits, labels)  # a new epoch: starts again
+    assert restored.seen == 64 and math.isclose(restored.loss_sum(), 64.0)
+
+
+def test_a_non_finite_loss_stays_in_the_sum():
+    totals = EpochTotals()
+    logits, labels = torch.zeros(4, 3), torch.zeros(4, dtype=torch.long)
+    totals.add(0, torch.tensor(float("nan")), logits, labels)
+    totals.add(0, torch.tensor(0.5), logits, labels)
+    assert math.isnan(totals.loss_sum())
+
+
+def test_channels_last_reaches_the_weights_and_the_batches():
+    def conv_weights(overrides: tuple[str, ...]) -> list[torch.Tensor]:
+        module = build_module(compose_config(*overrides))
+        return [m.weight for m in module.net.modules() if isinstance(m, torch.nn.Conv2d)]
+
+    nhwc = torch.channels_last
+    assert all(w.is_contiguous(memory_format=nhwc) for w in conv_weights(("channels_last=true",)))
+    assert not conv_weights(())[1].is_contiguous(memory_format=nhwc)  # 6 input channels: layouts differ
+    module = build_module(compose_config("channels_last=true"))
+    images, _ = module.on_after_batch_transfer((torch.randn(8, 3, 32, 32), torch.zeros(8)), 0)
+    assert images.is_contiguous(memory_format=nhwc) and images.shape == (8, 3, 32, 32)
+
+
+def test_channels_last_run_learns_like_the_default(tmp_path):
+    default = train(tmp_path / "default")
+    nhwc = train(tmp_path / "nhwc", "channels_last=true")
+    assert nhwc["status"] == "ok"
+    assert abs(nhwc["metrics"]["test/acc"] - default["metrics"]["test/acc"]) < 0.03
+
+
+@pytest.mark.slow
+def test_compiled_run_trains_and_saves_plain_state_dict_keys(tmp_path):
+    compiled = train(tmp_path / "compiled", "compile=true", "trainer.max_epochs=1")
+    assert compiled["status"] == "ok" and compiled["metrics"]["test/acc"] > 0.5
+    checkpoint = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", weights_only=True)
+    assert "net.features.0.weight" in checkpoint["state_dict"]
+    assert not any("_orig_mod" in key for key in checkpoint["state_dict"])
+
+
+def test_lightning_nvml_check_is_undone_unless_a_strategy_forks(monkeypatch):
+    import pytorch_lightning as pl
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    use_cuda_runtime_checks(pl.Trainer(accelerator="cpu", logger=False, enable_checkpointing=False))
+    assert "PYTORCH_NVML_BASED_CUDA_CHECK" not in os.environ
+
+    monkeypatch.setenv("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
+    forking = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", logger=False)
+    use_cuda_runtime_checks(forking)
+    assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
