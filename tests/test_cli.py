@@ -167,3 +167,15 @@ def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):
     assert [r.exit_code for r in runs] == [0, 0]
     assert runs[0].run_id != runs[1].run_id
     assert f"wandb sync {sweep}/*/wandb/offline-run-*" in result.stdout
+
+
+def test_help_lists_groups_and_options_and_the_composed_config(tmp_path):
+    result = run_cli("--help", "model=alexnet", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "pooling: avg, lp, max, min" in result.stdout
+    assert "hydra/launcher: local, parallel, slurm" in result.stdout
+    assert "name: alexnet" in result.stdout and "input_size: 224" in result.stdout
+    bad = run_cli("--help", "pooling=median", cwd=tmp_path)
+    assert bad.returncode == 2 and "pooling: no option 'median'" in bad.stderr
+    hydra_help = run_cli("--hydra-help", cwd=tmp_path)
+    assert hydra_help.returncode == 0 and "--multirun" in hydra_help.stdout

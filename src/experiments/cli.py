@@ -234,10 +234,52 @@ def _explain(message: str) -> ConfigError:
     return ConfigError(key.group(1) if key else "overrides", " ".join(lines))
 
 
+def config_groups(root: Path) -> dict[str, list[str]]:
+    """Every config group under ``root`` (``hydra/launcher`` too) and its options, from the YAML files."""
+    groups: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.yaml")):
+        if path.parent != root:
+            groups.setdefault(path.parent.relative_to(root).as_posix(), []).append(path.stem)
+    return groups
+
+
+def print_help(argv: list[str]) -> None:
+    """``--help``: the groups and options read from ``conf/`` and the config these overrides compose.
+
+    Replaces Hydra's help, which rebuilds its config repository by deep copy once per group and option
+    (~0.5 s; docs/benchmarks.md). ``--hydra-help`` still prints Hydra's own flags.
+    """
+    from omegaconf import OmegaConf
+
+    overrides = [a for a in argv if not a.startswith("-")]
+    lines = [
+        "experiments: train and compare classic CNNs from composed config groups (Hydra + Lightning).",
+        "",
+        "Usage: python -m experiments [GROUP=OPTION ...] [KEY=VALUE ...]      one run",
+        "       python -m experiments -m GROUP=A,B KEY=1,2 ...                a sweep (every combination)",
+        "       python -m experiments compare PATH...                         a report of finished runs",
+        "       python -m experiments --cfg job [overrides]                   print the composed config",
+        "       python -m experiments --hydra-help                            Hydra's own flags",
+        "",
+        "== Config groups == (GROUP=OPTION)",
+        *(f"{group}: {', '.join(options)}" for group, options in config_groups(config_dir()).items()),
+        "",
+        f"== Config == ({' '.join(overrides) or 'the defaults'}; override any key with KEY=VALUE)",
+        OmegaConf.to_yaml(compose_checked(overrides)),
+    ]
+    print("\n".join(lines))
+
+
 def main() -> None:
+    argv = sys.argv[1:]
+    if ("--help" in argv or "-h" in argv) and "--hydra-help" not in argv:
+        try:
+            print_help(argv)
+        except ConfigError as error:
+            _fail(error)
+        return
     from experiments.sweep import SweepCallback
 
-    argv = sys.argv[1:]
     if argv[:1] == ["compare"]:  # `experiments compare PATH...` = `python -m experiments.compare PATH...`
         from experiments.compare.main import main as compare
 
