@@ -32,7 +32,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def bench(session: nox.Session) -> None:
-    """Every benchmark in benchmarks/ (``-- --quick`` for the short CI-sized variant)."""
-    session.install("-e", ".[dev]")
-    for script in sorted(Path("benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs, env=_data_env())
+    """Every benchmark in benchmarks/, in one process (``-- --quick`` for the short CI-sized variant,
+    ``-- --only overhead keras`` for some of them)."""
+    session.install("-e", ".[dev,bench]")
+    session.run("python", "benchmarks/run_all.py", *session.posargs, env=_data_env())

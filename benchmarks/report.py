@@ -8,7 +8,7 @@ import platform
 from pathlib import Path
 from typing import Any
 
-RESULTS = Path(__file__).parent / "results"
+RESULTS = Path(os.environ.get("BENCH_RESULTS_DIR") or Path(__file__).parent / "results")
 
 
 def machine(**extra: Any) -> dict[str, Any]:

@@ -100,3 +100,29 @@ def test_lightning_nvml_check_is_undone_unless_a_strategy_forks(monkeypatch):
     forking = pl.Trainer(accelerator="cpu", devices=2, strategy="ddp_fork", logger=False)
     use_cuda_runtime_checks(forking)
     assert os.environ["PYTORCH_NVML_BASED_CUDA_CHECK"] == "1"
+
+
+def test_auto_threads_follow_the_idle_cores(monkeypatch):
+    from experiments import cpu_threads
+
+    default = cpu_threads.torch_default_threads()
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 0.3)  # another process keeps the cores busy
+    assert cpu_threads.choose_threads("auto") == 1
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 64.0)  # idle: up to torch's default
+    assert cpu_threads.choose_threads("auto") == default
+    assert cpu_threads.choose_threads("auto", deterministic=True) == default  # resumes use the same count
+    assert cpu_threads.choose_threads(None) == default and cpu_threads.choose_threads(3) == 3
+
+
+def test_idle_cores_are_read_from_proc_stat():
+    from experiments.cpu_threads import STAT, idle_cores
+
+    if not STAT.is_file():
+        pytest.skip(f"{STAT} is missing (not Linux): auto uses torch's default there")
+    idle = idle_cores(0.05)
+    assert idle is not None and 0 <= idle <= (os.cpu_count() or 1) + 0.01
+
+
+def test_a_run_records_its_thread_count(tmp_path):
+    results = train(tmp_path, "threads=1")
+    assert results["device"]["cpu_threads"] == 1

@@ -58,8 +58,8 @@ RULES: tuple[Rule, ...] = (
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
     Rule(
         "threads",
-        lambda v: v is None or (_integer(v) and v >= 1),
-        "must be null or an integer >= 1",
+        lambda v: v is None or v == "auto" or (_integer(v) and v >= 1),
+        "must be auto, null (torch's default) or an integer >= 1",
         optional=True,
     ),
     Rule("channels_last", lambda v: isinstance(v, bool), "must be true or false", optional=True),

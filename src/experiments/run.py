@@ -130,9 +130,12 @@ def _train_and_test(
     from experiments.checkpoints import load_checkpoint
     from experiments.loggers import build_loggers, wandb_identity
 
-    threads = cfg.get("threads") or (share.threads if share is not None else None)
-    if threads:
-        torch.set_num_threads(threads)
+    from experiments.cpu_threads import choose_threads
+
+    setting = cfg.get("threads", "auto")
+    if share is not None and share.threads and not isinstance(setting, int):
+        setting = share.threads  # a parallel sweep divides the cores among its jobs
+    torch.set_num_threads(choose_threads(setting, deterministic=bool(cfg.get("deterministic"))))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = instantiate(cfg.data)
     shareable = redact(config)
@@ -288,6 +291,8 @@ def layer_summary(net: Any, cfg: DictConfig) -> dict[str, Any] | None:
 
 
 def device_info(trainer: Any) -> dict[str, Any]:
+    import torch
+
     strategy = trainer.strategy
     return {
         "accelerator": type(trainer.accelerator).__name__.replace("Accelerator", "").lower(),
@@ -295,6 +300,7 @@ def device_info(trainer: Any) -> dict[str, Any]:
         "world_size": trainer.world_size,
         "strategy": type(strategy).__name__,
         "precision": str(trainer.precision),
+        "cpu_threads": torch.get_num_threads(),
     }
 
 

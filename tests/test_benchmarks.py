@@ -1,0 +1,51 @@
+"""The benchmarks run end to end in their quick mode and write their results (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (REPO / "benchmarks").glob("bench_*.py"))
+
+
+@pytest.mark.slow
+def test_every_benchmark_runs_in_quick_mode_and_writes_json_and_markdown(tmp_path):
+    data = os.environ.get("EXPERIMENTS_DATA_DIR")
+    if not data or not (Path(data) / "mnist").is_dir():
+        pytest.skip("EXPERIMENTS_DATA_DIR with MNIST is not set: the benchmarks need real data")
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path), "WANDB_MODE": "disabled"}
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--quick"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "total:" in done.stdout
+    written = {p.stem for p in tmp_path.glob("*.json")}
+    assert written == set(BENCHMARKS), done.stdout[-3000:]
+    for name in written:
+        report = json.loads((tmp_path / f"{name}.json").read_text())
+        assert report["machine"]["cpus"] >= 1 and "--quick" in report["command"]
+        assert (tmp_path / f"{name}.md").read_text().startswith("# ")
+    overhead = json.loads((tmp_path / "overhead.json").read_text())
+    assert {"framework", "loop", "dataloader"} <= set(overhead["results"][0]["results"])
+
+
+def test_run_all_refuses_an_unknown_benchmark_name():
+    done = subprocess.run(
+        [sys.executable, "benchmarks/run_all.py", "--only", "nosuch"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 2 and "no benchmark named ['nosuch']" in done.stderr
