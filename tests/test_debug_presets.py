@@ -80,6 +80,7 @@ def test_fast_mnist_preset_composes_and_validates():
     assert cfg.data.name == "mnist" and cfg.model.name == "lenet5"
     assert cfg.data.batch_size == 256 and cfg.trainer.max_epochs == 4
     assert cfg.channels_last is True and cfg.trainer.precision == "bf16-mixed" and cfg.threads == "auto"
+    assert list(cfg.tags) == ["lenet5_mnist_fast"]  # a preset's top-level keys beat conf/config.yaml's
     assert cfg.scheduler.factory._target_ == "torch.optim.lr_scheduler.OneCycleLR"
 
 
