@@ -38,7 +38,6 @@ import contextlib
 import os
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -50,7 +49,7 @@ import pytorch_lightning as pl
 import torch
 from bench_overhead import BatchClock, compose_config, quiet, summarize  # beside this script
 from hydra.utils import instantiate
-from report import machine, save
+from report import command, save, torch_machine
 
 from experiments.run import build_module, use_cuda_runtime_checks
 
@@ -452,17 +451,13 @@ def main() -> None:
     finally:
         shutil.rmtree(output_dir, ignore_errors=True)
     report = {
-        "command": " ".join(["python", "benchmarks/bench_options.py", *sys.argv[1:]]),
+        "command": command("bench_options.py"),
         "quick": args.quick,
         "seconds": round(time.perf_counter() - started, 1),
         "load_average_before": load_before,
         "load_average_after_each_model": load_during,
         "load_average_after": os.getloadavg(),
-        "machine": machine(
-            torch_threads=torch.get_num_threads(),
-            gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            torch=torch.__version__,
-            pytorch_lightning=pl.__version__,
+        "machine": torch_machine(
             cpu_bf16=bool(getattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)()),
         ),
         "gpu_note": gpu_note,

@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import sys
 import tempfile
 import time
 import warnings
@@ -40,7 +39,7 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from report import machine, save  # benchmarks/report.py, beside this script
+from report import command, header, save, torch_machine  # benchmarks/report.py, beside this script
 from torch import nn
 
 from experiments.config import config_dir
@@ -285,18 +284,13 @@ def main() -> None:
             )
         rows.append({"batch_size": batch_size, "batches": batches, "results": results})
     report = {
-        "command": " ".join(["python", "benchmarks/bench_overhead.py", *sys.argv[1:]]),
+        "command": command("bench_overhead.py"),
         "quick": args.quick,
         "repeats": repeats,
         "warmup_batches": WARMUP,
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": machine(
-            torch_threads=torch.get_num_threads(),
-            gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            torch=torch.__version__,
-            pytorch_lightning=pl.__version__,
-        ),
+        "machine": torch_machine(),
         "targets": {"framework / loop": ">= 0.95", "framework / dataloader": ">= 2.8"},
         "results": rows,
     }
@@ -304,13 +298,10 @@ def main() -> None:
 
 
 def markdown(report: dict) -> str:
-    machine = report["machine"]
     lines = [
         "# Framework overhead: Lightning + experiments vs a hand-written loop vs DataLoader + transforms",
         "",
-        f"Command: `{report['command']}`. {machine['cpus']} CPUs, GPU: {machine['gpu'] or 'none'}, torch "
-        f"{machine['torch']} ({machine['torch_threads']} threads), pytorch-lightning {machine['pytorch_lightning']}, "
-        f"load average {report['load_average_before'][0]:.1f} before and {report['load_average_after'][0]:.1f} after. "
+        header(report) + " "
         f"LeNet-5 / MNIST 32x32, Adam lr 1e-3; {report['repeats']} interleaved repeats of a fixed number of "
         f"batches after {report['warmup_batches']} warm-up batches; median (min-max) images/s.",
         "",

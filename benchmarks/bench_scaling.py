@@ -43,7 +43,7 @@ import pytorch_lightning as pl
 import torch
 from bench_overhead import BatchClock, compose_config, quiet, summarize  # beside this script
 from hydra.utils import instantiate
-from report import machine, save  # benchmarks/report.py, beside this script
+from report import command, header, save, torch_machine  # benchmarks/report.py, beside this script
 
 from experiments.models.summary import summarize as layer_table
 from experiments.run import build_module, use_cuda_runtime_checks
@@ -329,18 +329,13 @@ def main() -> None:
     images = image_size_part(sizes, repeats, warmup, batches, args)
     dataset = dataset_size_part(fractions, repeats, args)
     report = {
-        "command": " ".join(["python", "benchmarks/bench_scaling.py", *sys.argv[1:]]),
+        "command": command("bench_scaling.py"),
         "quick": args.quick,
         "repeats": repeats,
         "wall_s": round(time.perf_counter() - start, 1),
         "load_average_before": load_before,
         "load_average_after": os.getloadavg(),
-        "machine": machine(
-            torch_threads=torch.get_num_threads(),
-            gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
-            torch=torch.__version__,
-            pytorch_lightning=pl.__version__,
-        ),
+        "machine": torch_machine(),
         "image_size": images,
         "dataset_size": dataset,
     }
@@ -348,14 +343,11 @@ def main() -> None:
 
 
 def markdown(report: dict) -> str:
-    machine = report["machine"]
     lines = [
         "# Scaling: epoch time and memory against image size and dataset size",
         "",
-        f"Command: `{report['command']}`. {machine['cpus']} CPUs, GPU: {machine['gpu'] or 'none'}, torch "
-        f"{machine['torch']} ({machine['torch_threads']} thread), pytorch-lightning {machine['pytorch_lightning']}, "
-        f"load average {report['load_average_before'][0]:.1f} before and {report['load_average_after'][0]:.1f} "
-        f"after. {report['repeats']} interleaved repeat(s); median (min-max). The framework as it runs "
+        header(report, "thread")
+        + f" {report['repeats']} interleaved repeat(s); median (min-max). The framework as it runs "
         "(composed config, `build_module`, in-memory data, Trainer with CSV logger, LR monitor, progress bar); "
         "no validation or checkpoints.",
         "",
