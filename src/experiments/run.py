@@ -128,9 +128,8 @@ def _train_and_test(
 
     from experiments.callbacks import History
     from experiments.checkpoints import load_checkpoint
-    from experiments.loggers import build_loggers, wandb_identity
-
     from experiments.cpu_threads import choose_threads
+    from experiments.loggers import build_loggers, wandb_identity
 
     setting = cfg.get("threads", "auto")
     if share is not None and share.threads and not isinstance(setting, int):
