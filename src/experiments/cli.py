@@ -272,6 +272,10 @@ def print_help(argv: list[str]) -> None:
 
 def main() -> None:
     argv = sys.argv[1:]
+    if argv[:1] == ["compare"]:  # `experiments compare PATH...` = `python -m experiments.compare PATH...`
+        from experiments.compare.main import main as compare
+
+        sys.exit(compare(argv[1:]))
     if ("--help" in argv or "-h" in argv) and "--hydra-help" not in argv:
         try:
             print_help(argv)
@@ -280,10 +284,6 @@ def main() -> None:
         return
     from experiments.sweep import SweepCallback
 
-    if argv[:1] == ["compare"]:  # `experiments compare PATH...` = `python -m experiments.compare PATH...`
-        from experiments.compare.main import main as compare
-
-        sys.exit(compare(argv[1:]))
     Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
     try:
         sys.argv = [sys.argv[0], *prepare(argv)]
