@@ -51,7 +51,7 @@ from bench_overhead import BatchClock, compose_config, quiet, summarize  # besid
 from hydra.utils import instantiate
 from report import command, save, torch_machine
 
-from experiments.run import build_module, use_cuda_runtime_checks
+from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
 BF16 = "trainer.precision=bf16-mixed"
 FP16 = "trainer.precision=16-mixed"

@@ -37,31 +37,29 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from report import command, header, save, torch_machine  # benchmarks/report.py, beside this script
 from torch import nn
 
-from experiments.config import config_dir
-from experiments.module import ClassificationModule
-from experiments.run import build_module, use_cuda_runtime_checks
+from experiments.config import compose
+from experiments.training.module import ClassificationModule
+from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
 WARMUP = 10
 
 
 def compose_config(batch_size: int, output_dir: str, overrides: list[str] = ()) -> Any:
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        return compose(
-            "config",
-            overrides=[
-                "data=mnist",
-                "data.fit=pad",
-                "trainer=cpu",
-                f"data.batch_size={batch_size}",
-                f"paths.output_dir={output_dir}",
-                *overrides,
-            ],
-        )
+    return compose(
+        [
+            "data=mnist",
+            "data.fit=pad",
+            "trainer=cpu",
+            f"data.batch_size={batch_size}",
+            f"paths.output_dir={output_dir}",
+            *overrides,
+        ],
+        validated=False,
+    )
 
 
 class BatchClock(pl.Callback):

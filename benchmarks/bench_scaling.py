@@ -45,8 +45,8 @@ from bench_overhead import BatchClock, compose_config, quiet, summarize  # besid
 from hydra.utils import instantiate
 from report import command, header, save, torch_machine  # benchmarks/report.py, beside this script
 
-from experiments.models.summary import summarize as layer_table
-from experiments.run import build_module, use_cuda_runtime_checks
+from experiments.models.layer_table import summarize as layer_table
+from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
 ALEXNET_BATCH = 32
 MNIST_BATCH = 256

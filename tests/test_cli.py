@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from experiments.wandb_offline import read_offline_run
+from experiments.records.wandb_offline import read_offline_run
 
 from .conftest import METRICS, QUICK, run_cli
 
@@ -138,7 +138,10 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
     run = read_offline_run(offline)
     assert run.name == "logger=many,pooling=avg,trainer.max_epochs=1,trainer.num_sanity_val_steps=0"
-    assert run.config["model"]["name"] == "lenet5" and run.config["pooling"] == {"type": "avg"}
+    assert run.config["model"]["name"] == "lenet5" and run.config["pooling"] == {
+        "_target_": "torch.nn.AvgPool2d",
+        "_partial_": True,
+    }
     assert run.config["optimizer"]["lr"] == 0.001
     logged = set().union(*(row.keys() for row in run.history))
     assert METRICS <= logged
@@ -179,3 +182,106 @@ def test_help_lists_groups_and_options_and_the_composed_config(tmp_path):
     assert bad.returncode == 2 and "pooling: no option 'median'" in bad.stderr
     hydra_help = run_cli("--hydra-help", cwd=tmp_path)
     assert hydra_help.returncode == 0 and "--multirun" in hydra_help.stdout
+
+
+COUNTING_DRIVER = """
+import sys
+from hydra._internal.config_loader_impl import ConfigLoaderImpl
+import experiments.cli.train as train
+
+counts = {"compose": 0, "validate": 0}
+load = ConfigLoaderImpl.load_configuration
+def counted_load(self, *args, **kwargs):
+    counts["compose"] += 1
+    return load(self, *args, **kwargs)
+ConfigLoaderImpl.load_configuration = counted_load
+validate = train.validate
+def counted_validate(cfg):
+    counts["validate"] += 1
+    return validate(cfg)
+train.validate = counted_validate
+try:
+    train.main(sys.argv[1:])
+finally:
+    print("COUNTS", counts["compose"], counts["validate"])
+"""
+
+
+def test_a_run_composes_and_validates_its_config_once(tmp_path):
+    import subprocess
+    import sys
+
+    from .conftest import cli_env
+
+    result = subprocess.run(
+        [sys.executable, "-c", COUNTING_DRIVER, *QUICK, f"hydra.run.dir={tmp_path / 'run'}"],
+        cwd=tmp_path,
+        env=cli_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "COUNTS 1 1" in result.stdout, result.stdout[-2000:]
+    assert results_of(tmp_path / "run")["status"] == "ok"
+
+
+def test_help_lists_config_groups_only_and_each_command_names_itself(tmp_path):
+    from experiments.config import config_groups
+
+    listed = run_cli("--help", cwd=tmp_path)
+    assert listed.returncode == 0
+    assert "pooling: avg, lp, max, min" in listed.stdout and "wandb_sweep" not in listed.stdout
+    assert (
+        "wandb_sweep" not in config_groups()
+    )  # W&B sweep files, not a group: `wandb_sweep=...` is no option
+    for command in ("compare", "layers"):
+        result = run_cli(command, "--help", cwd=tmp_path)
+        assert result.returncode == 0 and f"usage: experiments {command}" in result.stdout
+    version = run_cli("--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.strip() == "experiments 0.1.0"
+
+
+@pytest.mark.parametrize("entry", [("-m", "experiments.summary"), ("-m", "experiments", "layers")])
+def test_layer_table_entry_points_refuse_bad_input_in_one_line(tmp_path, entry):
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, *entry, "pooling=foo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip() == "Config error: pooling: no option 'foo'; choose one of avg, lp, max, min"
+
+
+def test_tab_completion_of_the_console_script_offers_options_and_keys(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import cli_env
+
+    script = Path(sys.executable).parent / "experiments"
+    for line, expected in (
+        ("experiments pooling=", "pooling=max"),
+        ("experiments trainer.max_ep", "trainer.max_epochs="),
+    ):
+        env = cli_env(COMP_LINE=line, COMP_POINT=str(len(line)))
+        result = subprocess.run(
+            [str(script), "-sc", "query=bash"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 0 and expected in result.stdout.split(), result.stdout + result.stderr
+    install = subprocess.run(
+        [str(script), "-sc", "install=bash"], capture_output=True, text=True, env=dict(os.environ)
+    )
+    assert (
+        "complete -o nospace -o default -F hydra_bash_completion experiments"
+        in install.stdout.splitlines()[-1]
+    )

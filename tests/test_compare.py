@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from experiments.compare import collect as collect_mod
 from experiments.compare import compare
-from experiments.compare.collect import collect, parse_overrides, read_wandb_file
+from experiments.compare.collect import collect
 from experiments.compare.insights import insights
-from experiments.compare.stats import bootstrap, group_runs, holm, summarize, varying_keys, welch
-from experiments.wandb_offline import records as wandb_records
+from experiments.compare.runs import parse_overrides
+from experiments.compare.stats import bootstrap, group_runs, holm, seed_stats, varying_keys, welch
+from experiments.compare.wandb_logs import read_wandb_file, wandb_url
+from experiments.records.wandb_offline import records as wandb_records
 
 ROOT = Path(__file__).resolve().parents[1]
 PLOT_FILES = (
@@ -79,7 +80,7 @@ def write_run(
         assert test_acc is not None
         history = [
             {
-                "epoch": e,
+                "epoch": e + 1,  # 1-based, as results.json records it
                 "train/loss": 2.0 / (e + 1),
                 "train/acc": test_acc * (e + 1) / epochs,
                 "val/loss": 1.5 / (e + 1),
@@ -100,7 +101,7 @@ def write_run(
                 "val/acc": test_acc,
                 "val/acc_best": test_acc + 0.005,
             },
-            "best_epoch": epochs - 1,
+            "best_epoch": epochs,
             "epochs": epochs,
             "history": history,
             "throughput": {"train_images_per_s": 1000.0 + num, "train_seconds": 1.0},
@@ -161,19 +162,19 @@ def parse_html(path: Path) -> _Html:
 # --------------------------------------------------------------------------- statistics
 
 
-def test_summarize_matches_t_interval():
+def test_seed_stats_match_t_interval():
     from scipy import stats
 
     values = [0.91, 0.93, 0.95]
-    s = summarize(values)
+    s = seed_stats(values)
     assert s is not None and s.n == 3
     assert s.mean == pytest.approx(statistics.mean(values))
     assert s.std == pytest.approx(statistics.stdev(values))
     half = stats.t.ppf(0.975, 2) * statistics.stdev(values) / math.sqrt(3)
     assert (s.low, s.high) == pytest.approx((s.mean - half, s.mean + half))
-    single = summarize([0.5])
+    single = seed_stats([0.5])
     assert single is not None and single.mean == 0.5 and math.isnan(single.std) and math.isnan(single.low)
-    assert summarize([]) is None
+    assert seed_stats([]) is None
 
 
 def test_welch_matches_scipy_and_handles_degenerate_cases():
@@ -288,11 +289,11 @@ def test_plots_and_html_from_fabricated_runs(tmp_path):
     ):
         write_run(tmp_path / "sweep", num, {"pooling": pooling, "seed": seed}, acc)
     report = compare([tmp_path / "sweep"], tmp_path / "out", test="bootstrap")
-    assert set(report.plots) == {"curves", "final", "params", "time", "confusion"}
+    assert set(report.plots) == {"curves", "final", "params", "time", "confusion", "effects_main"}
     for name in PLOT_FILES:
         assert pixel_variance(tmp_path / "out" / name) > 50, name
     page = parse_html(tmp_path / "out" / "report.html")
-    assert len(page.images) == len(PLOT_FILES)
+    assert len(page.images) == len(PLOT_FILES) + 1  # and the main-effects plot of the 2-level grid
     assert all(src.startswith("data:image/png;base64,") and len(src) > 1000 for src in page.images)
     assert "bootstrap" in (tmp_path / "out" / "report.md").read_text()
 
@@ -313,9 +314,9 @@ def test_compare_imports_no_torch():
 def test_wandb_url(monkeypatch):
     monkeypatch.delenv("WANDB_BASE_URL", raising=False)
     info = {"entity": "me", "project": "p", "group": "multirun-x", "run_id": "abc"}
-    assert collect_mod.wandb_url(info, group=True) == "https://wandb.ai/me/p/groups/multirun-x"
-    assert collect_mod.wandb_url(info) == "https://wandb.ai/me/p/runs/abc"
-    assert collect_mod.wandb_url({"project": "p"}) is None
+    assert wandb_url(info, group=True) == "https://wandb.ai/me/p/groups/multirun-x"
+    assert wandb_url(info) == "https://wandb.ai/me/p/runs/abc"
+    assert wandb_url({"project": "p"}) is None
 
 
 def test_wandb_project_path_needs_credentials(monkeypatch, tmp_path):
@@ -360,10 +361,10 @@ def test_wandb_api_runs_are_mapped(monkeypatch):
     import wandb
 
     monkeypatch.setattr(wandb, "Api", Api)
-    monkeypatch.setattr("experiments.loggers.wandb_credentials_exist", lambda: True)
+    monkeypatch.setattr("experiments.training.loggers.wandb_credentials_exist", lambda: True)
     runs = collect(["me/p/multirun-x"])
     assert len(runs) == 4 and all(r.ok and r.source == "wandb-api" for r in runs)
-    assert runs[0].history == [{"epoch": 0.0, "val/acc": pytest.approx(0.97), "train/loss": 0.5}]
+    assert runs[0].history == [{"epoch": 1.0, "val/acc": pytest.approx(0.97), "train/loss": 0.5}]
     keys, groups = group_runs(runs)
     assert keys == ["pooling"] and groups[0].stats["test/acc"].mean == pytest.approx(0.975)
     from experiments.compare.report import Report
@@ -405,7 +406,7 @@ def test_offline_wandb_run_is_read_from_its_transaction_log(tmp_path, monkeypatc
     assert found.metrics["test/acc"] == pytest.approx(0.81)
     assert [row["val/acc"] for row in found.history] == [0.5, 0.8]
     assert found.history[0]["train/loss"] == pytest.approx(1.1)
-    assert found.best_epoch == 1 and found.wandb and found.wandb["group"] == "multirun-test"
+    assert found.best_epoch == 2 and found.wandb  # Lightning's 0-based epoch 1 is the second epoch and found.wandb["group"] == "multirun-test"
     assert [r.path for r in collect([tmp_path / "wandb"])] == [str(files[0].parent)]
 
 
@@ -485,7 +486,7 @@ def test_real_sweep_then_compare_cli(tmp_path):
         assert pixel_variance(out / name) > 50, name
 
     page = parse_html(out / "report.html")
-    assert len(page.images) == len(PLOT_FILES)
+    assert len(page.images) == len(PLOT_FILES) + 1  # and the main-effects plot of the 2-level grid
     assert all(src.startswith("data:image/png;base64,") for src in page.images)
     import base64
     import io

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import subprocess
+import sys
 
 import pytest
-from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from experiments.config import ConfigError, config_dir, validate
+from experiments.models.geometry import Conv, Pool
 
 from .conftest import REPO, cli_env, compose_config, run_cli
 
@@ -53,14 +56,23 @@ def test_documented_group_options_exist():
         assert options <= set(GROUP_OPTIONS[group]), group
 
 
-# Options that need a value from the user (``???`` in their file).
-REQUIRED = {"data/image_folder": ["data.root=/srv/images", "data.num_classes=3"]}
+@pytest.fixture(scope="module")
+def image_tree(tmp_path_factory) -> str:
+    """A three-class folder of images, for the one data option that needs a value from the user (data.root)."""
+    from PIL import Image
+
+    root = tmp_path_factory.mktemp("images")
+    for name in ("cat", "dog", "owl"):
+        (root / name).mkdir()
+        Image.new("RGB", (8, 8)).save(root / name / "0.png")
+    return str(root)
 
 
 @pytest.mark.parametrize("group", list(GROUP_OPTIONS))
-def test_every_group_option_composes_and_validates(group):
+def test_every_group_option_composes_and_validates(group, image_tree):
+    required = {"data/image_folder": [f"data.root={image_tree}"]}
     for option in GROUP_OPTIONS[group]:
-        cfg = compose_config(f"{group}={option}", *REQUIRED.get(f"{group}/{option}", []))
+        cfg = compose_config(f"{group}={option}", *required.get(f"{group}/{option}", []))
         OmegaConf.to_container(cfg, resolve=True)
         validate(cfg)
 
@@ -95,7 +107,11 @@ def test_alexnet_takes_its_input_size_and_the_data_follows():
         ("model.net.dropout=1.0", "model.net.dropout"),
         ("seed=-3", "seed"),
         ("deterministic=maybe", "deterministic"),
-        ("pooling.type=median", "pooling.type"),
+        ("pooling=lp pooling.norm_type=-1", "pooling.norm_type"),
+        ("pooling=lp pooling.norm_type=p", "pooling.norm_type"),
+        ("model.name=", "model.name"),
+        ("model.features.path=experiments.models.architectures.NOPE", "model.features"),
+        ("model.features.path=experiments.models.geometry.PADDING_MODES", "model.features"),
         ("padding.mode=mirror", "padding.mode"),
         ("data.val_fraction=0.5 data.test_fraction=0.5", "data.val_fraction"),
         ("image_size=3", "image_size"),
@@ -113,9 +129,36 @@ def test_geometry_error_names_the_layer_and_the_smallest_input():
         validate(compose_config("model=alexnet", "data=digits", "image_size=8"))
 
 
-def test_unknown_group_option_is_refused_by_hydra():
-    with pytest.raises(ConfigCompositionException, match="pooling/median"):
-        compose_config("pooling=median")
+@pytest.mark.parametrize("group", ["pooling", "activation"])
+def test_unknown_group_option_is_refused_by_hydra_with_the_options_on_disk(group):
+    with pytest.raises(ConfigError) as caught:
+        compose_config(f"{group}=median")
+    assert (
+        str(caught.value) == f"{group}: no option 'median'; choose one of {', '.join(GROUP_OPTIONS[group])}"
+    )
+
+
+@pytest.mark.parametrize("model", GROUP_OPTIONS["model"])
+def test_each_model_yaml_is_named_by_its_file_and_names_its_layer_list_once(model):
+    raw = OmegaConf.load(config_dir() / "model" / f"{model}.yaml")
+    assert raw.name == model
+    assert OmegaConf.to_container(raw.net)["layers"] == "${model.features}"
+    layers = instantiate(compose_config(f"model={model}").model.features)
+    assert isinstance(layers, tuple) and layers and all(isinstance(layer, Conv | Pool) for layer in layers)
+
+
+def test_validating_every_model_imports_no_torch():
+    code = (
+        "import sys\n"
+        "from experiments.config import compose\n"
+        f"for model in {GROUP_OPTIONS['model']!r}:\n"
+        "    compose([f'model={model}', 'pooling=lp', 'activation=leaky_relu', 'paths.output_dir=x'])\n"
+        "assert 'torch' not in sys.modules, sorted(m for m in sys.modules if m.startswith('torch'))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=cli_env()
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@ from torch.utils.data import DistributedSampler
 from experiments.data.augment import Augment, random_crop, random_resized_crop
 from experiments.data.batches import TensorBatches, shard_indices
 from experiments.data.cache import load_or_decode
-from experiments.data.datamodule import ClassificationData, channel_stats
+from experiments.data.channels import channel_stats
+from experiments.data.datamodule import ClassificationData
 from experiments.data.folders import ImageFolder
 from experiments.data.sources import Digits
 

@@ -6,7 +6,6 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from experiments.config import POOLING_TYPES
 from experiments.models.geometry import (
     PADDING_MODES,
     Conv,
@@ -16,6 +15,8 @@ from experiments.models.geometry import (
     pool_output_size,
 )
 from experiments.models.layers import make_conv, make_pool
+
+from .test_models import POOLINGS
 
 
 @settings(max_examples=150, deadline=None)
@@ -48,7 +49,7 @@ def test_conv_output_size_matches_conv2d(size, kernel, stride, dilation, padding
     stride=st.integers(1, 4),
     padding=st.integers(0, 2),
     ceil_mode=st.booleans(),
-    kind=st.sampled_from(POOLING_TYPES),
+    kind=st.sampled_from(sorted(POOLINGS)),
 )
 def test_pool_output_size_matches_pooling(size, kernel, stride, padding, ceil_mode, kind):
     if padding > kernel // 2 or (kind == "lp" and padding):
@@ -56,5 +57,7 @@ def test_pool_output_size_matches_pooling(size, kernel, stride, padding, ceil_mo
     expected = pool_output_size(size, kernel, stride, padding, ceil_mode=ceil_mode)
     if expected < 1:
         return
-    pool = make_pool(kind, Pool("p", kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode))
+    pool = make_pool(
+        POOLINGS[kind], Pool("p", kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    )
     assert pool(torch.rand(1, 1, size, size)).shape[-1] == expected

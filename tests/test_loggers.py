@@ -9,8 +9,8 @@ import sys
 
 import pytest
 
-from experiments.job import JobInfo
-from experiments.loggers import resolve_wandb_mode, wandb_credentials_exist
+from experiments.records.identity import JobInfo
+from experiments.training.loggers import resolve_wandb_mode, wandb_credentials_exist
 
 from .conftest import QUICK, cli_env
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 import torch
 import torch.nn.functional as F
 import torchvision
+from hydra.utils import instantiate
 
 from experiments.config import ConfigError, validate
 from experiments.models import alexnet as alexnet_module
 from experiments.models.alexnet import alexnet, alexnet_bn, alexnet_paper
-from experiments.models.architectures import FEATURES
+from experiments.models.architectures import LENET5_CLASSIC
 from experiments.models.layers import EuclideanRBF, LocalResponseNorm, PartialConv2d, Subsampling2d
 from experiments.models.lenet import C3_TABLE, RBFLoss, digit_bitmaps, lenet5, lenet5_classic
 
 from .conftest import compose_config
+from .test_models import ACTIVATIONS, POOLINGS
 
 # Table I of LeCun et al. (1998): row = S2 map, column = C3 map.
 PAPER_TABLE_I = """
@@ -44,7 +47,7 @@ def trainable(module: torch.nn.Module) -> int:
 
 
 def paper_lenet(**kwargs):
-    return lenet5_classic(activation="scaled_tanh", pooling="avg", **kwargs)
+    return lenet5_classic(activation=ACTIVATIONS["scaled_tanh"], pooling=POOLINGS["avg"], **kwargs)
 
 
 # --- LeNet-5, 1998 -------------------------------------------------------------------------------
@@ -140,6 +143,25 @@ def test_rbf_losses():
         RBFLoss("mse")
 
 
+def test_only_average_pooling_sums_the_window():
+    class Mean(torch.nn.AvgPool2d):  # any average pool, also one the user adds
+        pass
+
+    scales = {
+        name: lenet5_classic(pooling=pooling).features.S2.scale
+        for name, pooling in {**POOLINGS, "mean": Mean}.items()
+    }
+    assert scales == {"avg": 4.0, "mean": 4.0, "lp": 1.0, "max": 1.0, "min": 1.0}
+
+
+def test_classic_lenet5_takes_its_layers_and_refuses_another_structure():
+    wider = (LENET5_CLASSIC[0], LENET5_CLASSIC[1], replace(LENET5_CLASSIC[2], kernel=3), *LENET5_CLASSIC[3:])
+    net = lenet5_classic(layers=wider, connections="full", output="linear", image_size=28)
+    assert net.features.C3.kernel_size == (3, 3) and net(torch.zeros(1, 1, 28, 28)).shape == (1, 10)
+    with pytest.raises(ValueError, match=r"model\.net\.layers.*Conv, Pool, Conv, Pool, Conv"):
+        lenet5_classic(layers=LENET5_CLASSIC[:4])
+
+
 def test_classic_lenet5_options_fail_clearly():
     with pytest.raises(ValueError, match=r"model\.net\.output=rbf"):
         lenet5_classic(num_classes=17)
@@ -149,11 +171,16 @@ def test_classic_lenet5_options_fail_clearly():
         lenet5_classic(block_order="pool-conv")
 
 
-@pytest.mark.parametrize(("pooling", "padding"), itertools.product(["max", "avg", "min", "lp"], PADDINGS))
+@pytest.mark.parametrize(("pooling", "padding"), itertools.product(POOLINGS, PADDINGS))
 def test_classic_lenet5_trains_with_every_pooling_and_padding(pooling, padding):
     torch.manual_seed(0)
     for block_order in ("conv-act-pool", "conv-pool-act"):
-        net = lenet5_classic(pooling=pooling, padding=padding, activation="tanh", block_order=block_order)
+        net = lenet5_classic(
+            pooling=POOLINGS[pooling],
+            padding=padding,
+            activation=ACTIVATIONS["tanh"],
+            block_order=block_order,
+        )
         loss = RBFLoss("map")(net(torch.randn(4, 1, 32, 32)), torch.arange(4))
         loss.backward()
         assert torch.isfinite(loss)
@@ -161,7 +188,7 @@ def test_classic_lenet5_trains_with_every_pooling_and_padding(pooling, padding):
 
 
 def test_classic_lenet5_geometry_is_checked_before_torch():
-    assert "lenet5_classic" in FEATURES
+    assert instantiate(compose_config("model=lenet5_classic").model.features) == LENET5_CLASSIC
     with pytest.raises(ConfigError, match=r"layer 'C5'.*smallest input this network accepts is 32x32"):
         validate(compose_config("model=lenet5_classic", "image_size=28"))
 
@@ -263,14 +290,14 @@ def test_alexnet_bn_layers_and_count():
 @pytest.mark.parametrize(
     "options",
     [
-        {"pooling": "min", "block_order": "conv-pool-act", "groups": 2},
-        {"pooling": "lp", "padding": PADDINGS[2]},
+        {"pooling": POOLINGS["min"], "block_order": "conv-pool-act", "groups": 2},
+        {"pooling": POOLINGS["lp"], "padding": PADDINGS[2]},
     ],
     ids=["min-pool-first-two-towers", "lp-reflect-same"],
 )
 def test_alexnet_variants_train_with_group_options(builder, options):
     torch.manual_seed(0)
-    net = builder(num_classes=5, image_size=67, activation="leaky_relu", **options)
+    net = builder(num_classes=5, image_size=67, activation=ACTIVATIONS["leaky_relu"], **options)
     loss = F.cross_entropy(net(torch.randn(2, 3, 67, 67)), torch.tensor([0, 4]))
     loss.backward()
     assert torch.isfinite(loss)

@@ -14,7 +14,7 @@ import torchvision
 from hydra.utils import instantiate
 from omegaconf import open_dict
 
-from experiments.config import config_dir, validate
+from experiments.config import validate
 
 from .conftest import cli_env, compose_config, run_cli
 
@@ -39,14 +39,8 @@ SHORT = [
 ]
 
 
-def needs_cifar_config(preset: str) -> None:
-    if PRESETS[preset] == "cifar10" and not (config_dir() / "data" / "cifar10.yaml").is_file():
-        pytest.skip("conf/data/cifar10.yaml does not exist yet (written in another change)")
-
-
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_composes_validates_and_builds(preset):
-    needs_cifar_config(preset)
     cfg = compose_config(f"experiment={preset}")
     validate(cfg)
     assert cfg.data.name == PRESETS[preset]
@@ -62,14 +56,18 @@ def test_preset_composes_validates_and_builds(preset):
 
 def test_preset_settings_are_the_seeds():
     keras = compose_config("experiment=lenet5_mnist_keras")
-    assert (keras.model.name, keras.activation.name, keras.pooling.type) == ("lenet5", "relu", "max")
+    assert (keras.model.name, keras.activation._target_, keras.pooling._target_) == (
+        "lenet5",
+        "torch.nn.ReLU",
+        "torch.nn.MaxPool2d",
+    )
     assert keras.optimizer._target_ == "torch.optim.Adam" and keras.data.batch_size == 64
     assert keras.trainer.max_epochs == 10 and keras.image_size == 32 and keras.data.fit == "pad"
     classic = compose_config("experiment=lenet5_classic_mnist")
-    assert (classic.model.name, classic.activation.name, classic.pooling.type) == (
+    assert (classic.model.name, classic.activation._target_, classic.pooling._target_) == (
         "lenet5_classic",
-        "scaled_tanh",
-        "avg",
+        "experiments.models.layers.ScaledTanh",
+        "torch.nn.AvgPool2d",
     )
     assert classic.trainer.max_epochs == 20 and classic.model.loss.criterion == "map"
     assert classic.scheduler.factory.milestones == [2, 5, 8, 12]
@@ -81,9 +79,12 @@ def test_preset_settings_are_the_seeds():
 
 
 def test_cifar_presets_settings():
-    needs_cifar_config("lenet5_cifar10_tanh_avg")
     tanh_avg = compose_config("experiment=lenet5_cifar10_tanh_avg")
-    assert (tanh_avg.activation.name, tanh_avg.pooling.type, tanh_avg.data.batch_size) == ("tanh", "avg", 128)
+    assert (tanh_avg.activation._target_, tanh_avg.pooling._target_, tanh_avg.data.batch_size) == (
+        "torch.nn.Tanh",
+        "torch.nn.AvgPool2d",
+        128,
+    )
     finetune = compose_config("experiment=alexnet_cifar10_finetune", "model.weights=/some/file.pth")
     assert finetune.model.net.weights == "/some/file.pth" and finetune.image_size == 224
     assert finetune.optimizer.lr == 0.001 and finetune.optimizer.momentum == 0.9
@@ -133,7 +134,6 @@ def cache_dir(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("preset", PRESETS)
 def test_preset_runs_one_short_epoch(preset, tmp_path, cache_dir):
-    needs_cifar_config(preset)
     overrides = [f"experiment={preset}", *data_overrides(preset, tmp_path), *SHORT]
     if preset in SMALL_SIZE:
         overrides.append(f"image_size={SMALL_SIZE[preset]}")

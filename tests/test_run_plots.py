@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.run_plots import log_images, save_run_plots
+from experiments.records.plots import log_images, save_run_plots
 
 
 def results(epochs: int = 3, classes: int = 10) -> dict:
@@ -17,11 +17,11 @@ def results(epochs: int = 3, classes: int = 10) -> dict:
     return {
         "status": "ok",
         "name": "pooling=max,seed=0",
-        "best_epoch": epochs - 1,
+        "best_epoch": epochs,
         "metrics": {"test/acc": 0.89},
         "history": [
             {
-                "epoch": e,
+                "epoch": e + 1,  # 1-based, as results.json records it
                 "train/loss": 2 / (e + 1),
                 "val/loss": 1.8 / (e + 1),
                 "train/acc": 0.3 * (e + 1),
@@ -111,8 +111,8 @@ def test_real_lightning_loggers(tmp_path, monkeypatch):
     import wandb
     from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
-    from experiments.compare.collect import wandb_files
-    from experiments.wandb_offline import records as wandb_records
+    from experiments.compare.wandb_logs import wandb_files
+    from experiments.records.wandb_offline import records as wandb_records
 
     paths = save_run_plots(tmp_path / "run", results())
     tensorboard = TensorBoardLogger(save_dir=str(tmp_path / "tb"), name="", version="")

@@ -5,12 +5,13 @@ from __future__ import annotations
 import io
 import math
 import os
+import warnings
 
 import pytest
 import torch
 
-from experiments.module import EpochTotals
-from experiments.run import build_module, use_cuda_runtime_checks
+from experiments.training.module import EpochTotals
+from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
 from .conftest import compose_config
 from .test_training import train
@@ -61,6 +62,8 @@ def test_a_non_finite_loss_stays_in_the_sum():
 
 
 def test_channels_last_reaches_the_weights_and_the_batches():
+    from hydra.utils import instantiate
+
     def conv_weights(overrides: tuple[str, ...]) -> list[torch.Tensor]:
         module = build_module(compose_config(*overrides))
         return [m.weight for m in module.net.modules() if isinstance(m, torch.nn.Conv2d)]
@@ -68,9 +71,54 @@ def test_channels_last_reaches_the_weights_and_the_batches():
     nhwc = torch.channels_last
     assert all(w.is_contiguous(memory_format=nhwc) for w in conv_weights(("channels_last=true",)))
     assert not conv_weights(())[1].is_contiguous(memory_format=nhwc)  # 6 input channels: layouts differ
-    module = build_module(compose_config("channels_last=true"))
-    images, _ = module.on_after_batch_transfer((torch.randn(8, 3, 32, 32), torch.zeros(8)), 0)
+    cfg = compose_config("channels_last=true", "data.channels=3")
+    module, data = build_module(cfg), instantiate(cfg.data)
+    data.setup()  # the datamodule converts the batches to the layout the module asks for
+    batch = torch.randint(0, 256, (8, 3, 32, 32), dtype=torch.uint8)
+    images = data.transform(batch, train=False, memory_format=module.input_memory_format)
     assert images.is_contiguous(memory_format=nhwc) and images.shape == (8, 3, 32, 32)
+
+
+BOTH_HOOKS = (
+    "You have overridden `on_after_batch_transfer` in both `LightningModule` and `LightningDataModule`"
+)
+
+
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channels_last_batches_reach_the_steps_of_a_real_fit(tmp_path, monkeypatch, channels_last):
+    import pytorch_lightning as pl
+    from hydra.utils import instantiate
+    from lightning_utilities.core.rank_zero import WarningCache
+    from pytorch_lightning.trainer.connectors import data_connector
+
+    # Lightning warns once per process; a fresh cache makes the warning visible to this test.
+    monkeypatch.setattr(data_connector, "warning_cache", WarningCache())
+    # 3 channels: NCHW and NHWC differ (with 1 channel a contiguous batch is both)
+    cfg = compose_config(f"channels_last={str(channels_last).lower()}", "data.channels=3")
+    module, datamodule = build_module(cfg), instantiate(cfg.data)
+    seen: dict[str, list[torch.Tensor]] = {"train": [], "val": []}
+    for stage, name in (("train", "training_step"), ("val", "validation_step")):
+        step = getattr(module, name)
+
+        def probe(batch, batch_idx, step=step, stage=stage):
+            seen[stage].append(batch[0])
+            return step(batch, batch_idx)
+
+        setattr(module, name, probe)
+    trainer = pl.Trainer(
+        accelerator="cpu", devices=1, max_epochs=1, limit_train_batches=2, limit_val_batches=1,
+        num_sanity_val_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+        enable_model_summary=False, default_root_dir=tmp_path,
+    )  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.fit(module, datamodule=datamodule)
+    assert len(seen["train"]) == 2 and len(seen["val"]) == 1
+    for images in seen["train"] + seen["val"]:
+        assert images.dtype == torch.float32 and images.shape[1:] == (3, 32, 32)
+        assert images.is_contiguous(memory_format=torch.channels_last) is channels_last
+        assert images.is_contiguous() is not channels_last
+    assert not [w for w in caught if BOTH_HOOKS in str(w.message)]
 
 
 def test_channels_last_run_learns_like_the_default(tmp_path):
@@ -103,7 +151,7 @@ def test_lightning_nvml_check_is_undone_unless_a_strategy_forks(monkeypatch):
 
 
 def test_auto_threads_follow_the_idle_cores(monkeypatch):
-    from experiments import cpu_threads
+    from experiments.training import threads as cpu_threads
 
     default = cpu_threads.torch_default_threads()
     monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 0.3)  # another process keeps the cores busy
@@ -115,7 +163,7 @@ def test_auto_threads_follow_the_idle_cores(monkeypatch):
 
 
 def test_idle_cores_are_read_from_proc_stat():
-    from experiments.cpu_threads import STAT, idle_cores
+    from experiments.training.threads import STAT, idle_cores
 
     if not STAT.is_file():
         pytest.skip(f"{STAT} is missing (not Linux): auto uses torch's default there")

@@ -10,10 +10,11 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from experiments.cli.layers import main
 from experiments.models.alexnet import alexnet, alexnet_paper
+from experiments.models.layer_table import format_table, summarize, summary_metrics
+from experiments.models.layers import ScaledTanh
 from experiments.models.lenet import lenet5_classic
-from experiments.models.summary import format_table, summarize, summary_metrics
-from experiments.summary import main
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +69,7 @@ def test_conv_and_fc_shares_of_the_seed_table():
 
 
 def test_classic_lenet5_rows():
-    summary = summarize(lenet5_classic(activation="scaled_tanh", pooling="avg"), 1, 32)
+    summary = summarize(lenet5_classic(activation=ScaledTanh, pooling=torch.nn.AvgPool2d), 1, 32)
     rows = rows_by_layer(summary)
     assert list(rows) == ["C1", "S2", "C3", "S4", "C5", "F6", "output"]
     assert [rows[n]["params"] for n in rows] == [156, 12, 1_516, 32, 48_120, 10_164, 0]

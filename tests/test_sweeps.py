@@ -9,15 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from hydra import compose, initialize_config_dir
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import OmegaConf
 from PIL import Image
 
-from experiments.config import config_dir, validate
-from experiments.sweep import DeviceSlots
+from experiments.config import compose, config_dir, validate
+from experiments.sweeps.slots import DeviceSlots
 
-from .conftest import QUICK, cli_env, compose_config, run_cli
+from .conftest import QUICK, compose_config, run_cli
 
 TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 
@@ -61,12 +60,11 @@ def test_device_slots_wait_while_all_are_held_and_free_on_release(tmp_path):
 def test_slurm_launcher_follows_the_trainer_and_uses_lightnings_requeue_signal():
     from submitit.slurm.slurm import _make_sbatch_string
 
-    with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-        cfg = compose(
-            "config",
-            ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
-            return_hydra_config=True,
-        )
+    cfg = compose(
+        ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
+        hydra_config=True,
+        validated=False,
+    )
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert (launcher["gpus_per_node"], launcher["tasks_per_node"], launcher["nodes"]) == (4, 4, 2)
     script = _make_sbatch_string(
@@ -83,16 +81,21 @@ def test_slurm_launcher_follows_the_trainer_and_uses_lightnings_requeue_signal()
     assert "#SBATCH --gpus-per-node=4" in script and "#SBATCH --ntasks-per-node=4" in script
 
 
-def test_ablation_presets_sweep_both_models_over_three_seeds():
+def test_ablation_presets_sweep_each_model_on_data_it_fits_over_three_seeds():
     for kind in ("pooling", "padding", "activation"):
-        with initialize_config_dir(config_dir=str(config_dir()), version_base="1.3"):
-            cfg = compose("config", [f"experiment=ablation_{kind}"], return_hydra_config=True)
+        cfg = compose([f"experiment=ablation_{kind}"], hydra_config=True, validated=False)
         params = cfg.hydra.sweeper.params
-        assert (
-            params.model == "lenet5,alexnet" and params.seed == "0,1,2" and len(params[kind].split(",")) >= 4
-        )
-        for value in params[kind].split(","):
-            validate(compose_config(f"{kind}={value}"))
+        assert params.setup == "lenet5_mnist,alexnet_flowers17" and params.seed == "0,1,2"
+        assert len(params[kind].split(",")) >= 4
+        for setup, model, data in (
+            ("lenet5_mnist", "lenet5", "mnist"),
+            ("alexnet_flowers17", "alexnet_bn", "flowers17"),
+        ):
+            for value in params[kind].split(","):
+                cfg = compose_config(f"setup={setup}", f"{kind}={value}")
+                validate(cfg)
+                assert (cfg.model.name, cfg.data.name) == (model, data)
+        assert "COST_PLACEHOLDER" not in (config_dir() / "experiment" / f"ablation_{kind}.yaml").read_text()
 
 
 def test_wandb_sweep_file_yields_hydra_overrides():
@@ -112,19 +115,21 @@ def test_wandb_sweep_file_yields_hydra_overrides():
 
 @pytest.mark.slow
 def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tmp_path):
-    images = tmp_path / "images"
-    for label in ("a", "b"):
-        (images / label).mkdir(parents=True)
-        for i in range(12):
-            Image.new("RGB", (12, 12), (i * 20, 100 if label == "a" else 200, 50)).save(
-                images / label / f"{i}.png"
-            )
-    missing = tmp_path / "later"
+    images, later = tmp_path / "images", tmp_path / "later"
+    for root in (images, later):
+        for label in ("a", "b"):
+            (root / label).mkdir(parents=True)
+            for i in range(12):
+                Image.new("RGB", (12, 12), (i * 20, 100 if label == "a" else 200, 50)).save(
+                    root / label / f"{i}.png"
+                )
+    broken = later / "b" / "3.png"
+    good = broken.read_bytes()
+    broken.write_bytes(b"not a png")  # the second job fails when it decodes its images, after it started
     args = [
         "-m",
         "data=image_folder",
-        f"data.root={images},{missing}",
-        "data.num_classes=2",
+        f"data.root={images},{later}",
         "data.cache=false",
         "data.val_fraction=0.25",
         "data.test_fraction=0.25",
@@ -136,13 +141,16 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
     results = results_in(sweep)
     assert results[0]["status"] == "ok" and results[1]["status"] == "failed"
-    assert "later" in results[1]["error"] and results[1]["traceback"]
+    assert "3.png" in results[1]["error"] and results[1]["traceback"]
     assert "[1/2] start" in first.stdout and "[2/2 done] failed" in first.stdout
     summary = json.loads((sweep / "sweep_summary.json").read_text())
-    assert summary["counts"] == {"failed": 1, "ok": 1} and (sweep / "sweep_summary.md").is_file()
+    assert summary["counts"] == {"failed": 1, "ok": 1}
+    markdown = (sweep / "sweep_summary.md").read_text()
+    assert "2 jobs: 1 failed, 1 ok" in markdown and "{" not in markdown  # no raw Python dicts
+    assert f"experiments compare {sweep.relative_to(tmp_path)}" in first.stdout
     finished_at = results[0]["finished_at"]
 
-    missing.symlink_to(images)
+    broken.write_bytes(good)
     second = run_cli(*args, "sweep.resume=true", cwd=tmp_path)
     assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
     assert f"Resuming sweep {sweep.relative_to(tmp_path)}" in second.stdout
@@ -154,6 +162,16 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     assert len(list((tmp_path / "outputs" / "multirun").glob("*/*"))) == 1
 
 
+def test_a_sweep_with_an_unknown_option_starts_no_job_and_names_it(tmp_path):
+    result = run_cli("-m", "pooling=max,median", cwd=tmp_path)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "Config error: sweep: no job was started; these jobs have bad values:",
+        "  job 1 (pooling=median): pooling: no option 'median'; choose one of avg, lp, max, min",
+    ]
+    assert not (tmp_path / "outputs" / "multirun").exists()
+
+
 @pytest.mark.slow
 def test_a_sweep_with_a_bad_value_starts_no_job(tmp_path):
     result = run_cli("-m", "optimizer.lr=0.001,-1", "pooling=max,avg", cwd=tmp_path)
@@ -163,24 +181,43 @@ def test_a_sweep_with_a_bad_value_starts_no_job(tmp_path):
     assert not list(tmp_path.rglob("results.json"))
 
 
-@pytest.mark.slow
-def test_parallel_launcher_gives_running_jobs_distinct_gpus(tmp_path):
-    sweep = tmp_path / "sweep"
-    env = cli_env(EXPERIMENTS_SIMULATED_GPUS="0,1")
-    result = run_cli(
-        "-m",
-        "hydra/launcher=parallel",
-        "hydra.launcher.n_jobs=2",
-        "pooling=max,avg",
-        *TINY,
-        f"hydra.sweep.dir={sweep}",
-        cwd=tmp_path,
-        env=env,
+def _take_a_gpu(sweep_dir: str, hold: float, queue) -> None:
+    """One job of a parallel sweep on a machine with GPUs 0 and 1 (the device query is injected)."""
+    import time
+
+    from experiments.sweeps.slots import JobDevices
+
+    share = JobDevices(Path(sweep_dir), "gpu", 1, n_jobs=2, gpus=lambda accelerator: [0, 1])
+    queue.put((share.describe()["assigned"], share.trainer_overrides()))
+    time.sleep(hold)
+    share.release()
+
+
+def test_jobs_running_side_by_side_get_distinct_gpus(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    queue = context.Queue()
+    jobs = [context.Process(target=_take_a_gpu, args=(str(tmp_path), 3.0, queue)) for _ in range(2)]
+    for job in jobs:
+        job.start()
+    taken = sorted(queue.get(timeout=60) for _ in jobs)
+    for job in jobs:
+        job.join(timeout=60)
+    assert [assigned for assigned, _ in taken] == ["gpu0", "gpu1"]
+    assert [overrides for _, overrides in taken] == [
+        {"accelerator": "gpu", "devices": [0]},
+        {"accelerator": "gpu", "devices": [1]},
+    ]
+
+
+def test_a_sequential_sweep_takes_no_device_slot(tmp_path):
+    from experiments.sweeps.slots import JobDevices
+
+    share = JobDevices(tmp_path, "gpu", 1, n_jobs=1, gpus=lambda accelerator: [0, 1])
+    assert (
+        share.describe() == {}
+        and share.trainer_overrides() == {}
+        and not (tmp_path / ".device_slots").exists()
     )
-    assert result.returncode == 0, result.stderr[-3000:]
-    results = results_in(sweep)
-    assert sorted(r["device"]["assigned"] for r in results.values()) == ["gpu0", "gpu1"]
-    assert all(r["device"]["simulated"] and r["status"] == "ok" for r in results.values())
 
 
 @pytest.mark.slow

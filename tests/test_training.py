@@ -7,9 +7,10 @@ import math
 
 import pytest
 import torch
+from PIL import Image
 
-from experiments.results import read_results
-from experiments.run import run_job
+from experiments.records.results import read_results
+from experiments.training.job import run_job
 
 from .conftest import METRICS, compose_config
 
@@ -33,7 +34,7 @@ def test_results_json_contract(tmp_path):
     assert results["wall_time_s"] > 0 and results["throughput"]["train_images_per_s"] > 0
     assert results["epochs"] == 2 and len(results["history"]) == 2
     assert results["data_info"]["sizes"]["test"] == 360
-    assert results["versions"]["torch"] == torch.__version__.split("+")[0] or results["versions"]["torch"]
+    assert results["versions"]["torch"] == torch.__version__.split("+")[0]
     matrix = torch.tensor(results["confusion_matrix"])
     assert matrix.shape == (10, 10) and int(matrix.sum()) == 360
     assert math.isclose(float(matrix.diag().sum()) / 360, results["metrics"]["test/acc"], abs_tol=1e-6)
@@ -55,9 +56,27 @@ def test_checkpoints_load_with_weights_only(tmp_path):
     assert results["best_checkpoint"].endswith("best.ckpt")
 
 
+def test_top5_is_reported_with_more_than_five_classes(tmp_path):
+    results = train(tmp_path)  # digits: 10 classes
+    assert results["metrics"]["test/acc_top5"] >= results["metrics"]["test/acc"]
+
+
 def test_top5_is_left_out_with_five_classes_or_fewer(tmp_path):
-    results = train(tmp_path, "data.num_classes=10")
-    assert "test/acc_top5" in results["metrics"]
+    root = tmp_path / "images"
+    for name, colour in {"cat": (250, 0, 0), "dog": (0, 250, 0), "owl": (0, 0, 250)}.items():
+        (root / name).mkdir(parents=True)
+        for i in range(10):
+            Image.new("RGB", (12 + i, 12), colour).save(root / name / f"{i}.png")
+    results = train(
+        tmp_path / "run",
+        "data=image_folder",
+        f"data.root={root}",
+        "data.num_classes=3",
+        "data.cache=false",
+        "data.batch_size=4",
+    )
+    assert results["status"] == "ok" and "test/acc" in results["metrics"]
+    assert "test/acc_top5" not in results["metrics"]
 
 
 @pytest.mark.parametrize(

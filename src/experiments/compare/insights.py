@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
 
-from experiments.compare.collect import Run
+from experiments.compare.runs import Run
 from experiments.compare.stats import LABELS, Group
 
 
@@ -37,30 +39,52 @@ def collapsed(group: Group, metric: str, classes: int | None) -> bool:
     return summary.mean <= 1.5 / classes
 
 
-def _setting(group: Group, key: str) -> str | None:
-    """A setting of every run of a group: from the group's key, else from the runs' configs."""
+def _choice(group: Group, config_group: str) -> str | None:
+    """The option of a config group (``pooling=min``) shared by every run of a group, else ``None``.
+
+    As compare groups runs: the group's key, else each run's ``pooling=...`` override, else the
+    option Hydra recorded for the run (``.hydra/hydra.yaml``). The option's config (a ``_target_``)
+    does not say its name, so it is not read.
+    """
     for k, v in group.key:
-        if k == key:
+        if k == config_group:
             return v
-    values = set()
-    for run in group.runs:
-        configured = run.config_value(key)
-        if isinstance(configured, dict):
-            configured = configured.get("type", configured.get("name"))
-        values.add(None if configured is None else str(configured))
+    values = {
+        run.overrides.get(config_group) or _recorded_choice(run.path, config_group) for run in group.runs
+    }
     return values.pop() if len(values) == 1 else None
 
 
+@lru_cache(maxsize=1024)
+def _recorded_choices(run_path: str) -> dict[str, str]:
+    """``hydra.runtime.choices`` of a run dir of ours (empty for W&B runs and fabricated dirs)."""
+    import yaml
+
+    path = Path(run_path) / ".hydra" / "hydra.yaml"
+    try:
+        recorded = yaml.safe_load(path.read_text()) if path.is_file() else None
+        choices = recorded["hydra"]["runtime"]["choices"]
+    except (OSError, yaml.YAMLError, KeyError, TypeError):
+        return {}
+    return {str(k): str(v) for k, v in choices.items() if v is not None} if isinstance(choices, dict) else {}
+
+
+def _recorded_choice(run_path: str | None, config_group: str) -> str | None:
+    return _recorded_choices(run_path).get(config_group) if run_path else None
+
+
 def collapse_reason(group: Group) -> str | None:
-    pooling = _setting(group, "pooling") or _setting(group, "pooling.type")
-    activation = _setting(group, "activation") or _setting(group, "activation.name")
-    order = _setting(group, "model.net.block_order") or "conv-act-pool"
-    if pooling == "min" and activation in ("relu", "relu6", None) and order == "conv-act-pool":
+    pooling = _choice(group, "pooling")
+    activation = _choice(group, "activation")
+    # ``None``: not known for every run; the default activation is relu, so the rule still applies.
+    # The block order does not matter here: ReLU commutes with min pooling (relu(min x) = min(relu x)).
+    if pooling == "min" and activation in ("relu", None):
         return (
             "A plausible cause: min pooling after ReLU returns the smallest value of each window, and after "
-            "ReLU almost every window holds a zero, so the pooled maps are mostly zeros and little gradient "
-            "reaches the convolutions. Pooling before the activation (`model.net.block_order=conv-pool-act`) "
-            "or an activation with negative outputs (tanh, ELU) avoids that."
+            "ReLU a window holding one non-positive input gives 0, so the pooled maps are mostly zeros and "
+            "little gradient reaches the convolutions. The block order cannot help (ReLU commutes with min "
+            "pooling, so `model.net.block_order=conv-pool-act` is the same network); an activation with "
+            "negative outputs (tanh, ELU) changes it."
         )
     if activation == "sigmoid":
         return (

@@ -8,8 +8,13 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.compare.collect import IGNORED_KEYS, collect
-from experiments.compare.report import Report, print_table, write_csv, write_html, write_json, write_markdown
+from experiments.compare.collect import collect
+from experiments.compare.csv_json import write_csv, write_json
+from experiments.compare.html_report import write_html
+from experiments.compare.markdown import write_markdown
+from experiments.compare.report import Report
+from experiments.compare.stats import IGNORED_KEYS, group_runs
+from experiments.compare.terminal import print_table
 
 EPILOG = """\
 PATH is a sweep dir (outputs/multirun/<day>/<time>), a run dir, a W&B dir or run file
@@ -21,7 +26,7 @@ Exit status: 0 when at least one run finished, 1 when none did, 2 when no run wa
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m experiments.compare",
+        prog="experiments compare",
         description="Compare runs of a sweep: statistics over seeds, plots and a report.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -68,7 +73,6 @@ def compare(
 ) -> Report:
     """Collect the runs under ``paths`` and write the report files into ``out``; returns the report."""
     from experiments.compare.insights import insights
-    from experiments.compare.stats import group_runs
 
     runs = collect(paths)
     if not runs:
@@ -85,10 +89,19 @@ def compare(
         command=command or "python -m experiments.compare " + " ".join(shlex.quote(str(p)) for p in paths),
         alpha=alpha,
     )
+    from experiments.compare.effects import REFERENCES, effects_frame, factorial_effects
+
+    report.effects = factorial_effects(
+        effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
+    )
     if plots:
         from experiments.compare.plots import all_plots
 
         report.plots = all_plots(groups, metric, out)
+        if report.effects:
+            from experiments.compare.effects_plots import effects_plots
+
+            report.plots.update(effects_plots(report.effects, out))
     write_csv(report, out / "runs.csv")
     write_json(report, out / "summary.json")
     write_markdown(report, out / "report.md")

@@ -8,8 +8,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.collect import Run
-from experiments.compare.stats import LABELS, Group
+from experiments.compare.runs import Run
+from experiments.compare.stats import LABELS, Group, SeedStats
 
 DPI = 100
 
@@ -36,17 +36,17 @@ def colors(n: int) -> list[Any]:
     return [cmap(i % cmap.N) for i in range(n)]
 
 
-def _interval(summary: Any) -> float:
-    return 0.0 if summary is None or math.isnan(summary.half_width) else summary.half_width
+def _interval(s: SeedStats | None) -> float:
+    return 0.0 if s is None or math.isnan(s.half_width) else s.half_width
 
 
-def _bounded(summary: Any, metric: str) -> Any:
+def _bounded(s: SeedStats, metric: str) -> Any:
     """Error bar extents; an accuracy's interval is drawn clipped to [0, 1] (it is wide at 2-3 seeds)."""
-    half = _interval(summary)
+    half = _interval(s)
     if not metric.split("/")[-1].startswith(("acc", "f1")):
         return half
-    low, high = max(summary.mean - half, 0.0), min(summary.mean + half, 1.0)
-    return [[summary.mean - low], [high - summary.mean]]
+    low, high = max(s.mean - half, 0.0), min(s.mean + half, 1.0)
+    return [[s.mean - low], [high - s.mean]]
 
 
 def curves(groups: Sequence[Group], path: Path) -> Path | None:
@@ -66,11 +66,9 @@ def curves(groups: Sequence[Group], path: Path) -> Path | None:
                         by_epoch.setdefault(int(row["epoch"]), []).append(row[key])
             if not by_epoch:
                 continue
-            epochs = np.array(sorted(by_epoch)) + 1
-            mean = np.array([np.mean(by_epoch[e - 1]) for e in epochs])
-            std = np.array(
-                [np.std(by_epoch[e - 1], ddof=1) if len(by_epoch[e - 1]) > 1 else 0 for e in epochs]
-            )
+            epochs = np.array(sorted(by_epoch))
+            mean = np.array([np.mean(by_epoch[e]) for e in epochs])
+            std = np.array([np.std(by_epoch[e], ddof=1) if len(by_epoch[e]) > 1 else 0 for e in epochs])
             ax.plot(
                 epochs, mean, marker="o", ms=4, color=color, label=f"{group.label} (n={len(group.ok_runs)})"
             )

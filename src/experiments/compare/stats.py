@@ -11,9 +11,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.compare.collect import IGNORED_KEYS, Run
+from experiments.compare.runs import Run
 
-#: Final metrics summarised per group (``val/acc_best``: validation accuracy at its best epoch).
+#: Override keys that identify a job but are not part of the design being compared.
+IGNORED_KEYS = ("seed", "logger", "hydra", "paths", "tags", "trainer.devices", "trainer.accelerator")
+#: Final metrics with group statistics over seeds (``val/acc_best``: validation accuracy at its best epoch).
 METRICS = ("test/acc", "test/f1_macro", "val/acc_best")
 LABELS = {
     "test/acc": "test acc",
@@ -25,8 +27,8 @@ LABELS = {
 
 
 @dataclass
-class Summary:
-    """Mean, sample standard deviation and a two-sided t-interval of a few values."""
+class SeedStats:
+    """Group statistics of one metric over seeds: mean, sample standard deviation, two-sided t-interval."""
 
     n: int
     mean: float
@@ -39,19 +41,20 @@ class Summary:
         return (self.high - self.low) / 2
 
 
-def summarize(values: Sequence[float], confidence: float = 0.95) -> Summary | None:
+def seed_stats(values: Sequence[float], confidence: float = 0.95) -> SeedStats | None:
+    """The group statistics of ``values`` (one per seed); ``None`` when none is a finite number."""
     values = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not values:
         return None
     n = len(values)
     mean = math.fsum(values) / n
     if n < 2:
-        return Summary(n, mean, math.nan, math.nan, math.nan)
+        return SeedStats(n, mean, math.nan, math.nan, math.nan)
     std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     from scipy import stats
 
     half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
-    return Summary(n, mean, std, mean - half, mean + half)
+    return SeedStats(n, mean, std, mean - half, mean + half)
 
 
 @dataclass
@@ -134,7 +137,7 @@ class Group:
 
     key: tuple[tuple[str, str], ...]
     runs: list[Run]
-    stats: dict[str, Summary | None] = field(default_factory=dict)
+    stats: dict[str, SeedStats | None] = field(default_factory=dict)
     comparison: Comparison | None = None
     is_best: bool = False
 
@@ -149,8 +152,8 @@ class Group:
     def values(self, metric: str) -> list[float]:
         return [v for v in (r.metric(metric) for r in self.ok_runs) if v is not None]
 
-    def attribute(self, name: str) -> Summary | None:
-        return summarize([getattr(r, name) for r in self.ok_runs if getattr(r, name) is not None])
+    def attribute(self, name: str) -> SeedStats | None:
+        return seed_stats([getattr(r, name) for r in self.ok_runs if getattr(r, name) is not None])
 
     def first(self, name: str) -> Any:
         found = {getattr(r, name) for r in self.ok_runs if getattr(r, name) is not None}
@@ -183,6 +186,8 @@ def value_of(run: Run, key: str) -> str:
     """The run's value of an override key; a run without that override shows its configured value."""
     if key in run.overrides:
         return run.overrides[key]
+    if key in run.choices:  # a config group left at its default: the option Hydra chose
+        return run.choices[key]
     configured = run.config_value(key)
     if isinstance(configured, dict):  # a config group left at its default: name it if it says its name
         for name_key in ("name", "type"):
@@ -200,7 +205,7 @@ def group_runs(
     test: str = "welch",
     alpha: float = 0.05,
 ) -> tuple[list[str], list[Group]]:
-    """Group runs by the varying keys (or ``group_by``), summarise each group and compare with the best."""
+    """Group runs by the varying keys (or ``group_by``); statistics per group, each tested against the best."""
     keys = list(group_by) if group_by else varying_keys(runs, ignore)
     groups: dict[tuple[tuple[str, str], ...], Group] = {}
     for run in runs:
@@ -209,7 +214,7 @@ def group_runs(
         groups[key].runs.append(run)
     ordered = list(groups.values())
     for group in ordered:
-        group.stats = {m: summarize(group.values(m)) for m in dict.fromkeys((metric, *METRICS))}
+        group.stats = {m: seed_stats(group.values(m)) for m in dict.fromkeys((metric, *METRICS))}
     scored = [g for g in ordered if g.stats.get(metric)]
     if scored:
         best = max(scored, key=lambda g: g.stats[metric].mean)  # type: ignore[union-attr]

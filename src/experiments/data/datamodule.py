@@ -4,7 +4,7 @@ The fast path (``in_memory=true``, default) keeps each split as one uint8 tensor
 device and serves batches by indexing it with a shuffled permutation. ``in_memory=false`` serves
 the same splits through a standard ``DataLoader`` with workers. Either way, batches arrive as
 uint8 and :meth:`ClassificationData.on_after_batch_transfer` augments (training only) and
-normalises them on the device.
+normalises them on the device, in the memory layout the module asks for (NHWC with ``channels_last``).
 """
 
 from __future__ import annotations
@@ -22,36 +22,12 @@ from experiments.data import lazy
 from experiments.data.augment import Augment
 from experiments.data.batches import Pair, TensorBatches
 from experiments.data.cache import load_or_decode
-from experiments.data.splits import PARTS, stratified_split
+from experiments.data.channels import channel_stats, to_channels
+from experiments.data.description import describe
+from experiments.data.device_batches import model_input, requested_memory_format, target_device
+from experiments.data.split_protocol import partition
 
 log = logging.getLogger("experiments.data")
-GREY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as PIL's convert("L")
-
-
-def to_channels(images: torch.Tensor, channels: int) -> torch.Tensor:
-    """RGB -> grey where the model wants 1 channel; grey stays grey (repeated per batch, not stored 3x)."""
-    if images.shape[1] == 3 and channels == 1:
-        weights = torch.tensor(GREY_WEIGHTS).view(1, 3, 1, 1)
-        grey = torch.empty(len(images), 1, *images.shape[2:], dtype=torch.uint8)
-        for start in range(0, len(images), 4096):
-            chunk = (images[start : start + 4096].float() * weights).sum(1, keepdim=True)
-            grey[start : start + 4096] = chunk.round_().clamp_(0, 255).to(torch.uint8)
-        return grey
-    return images
-
-
-def channel_stats(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-channel mean and standard deviation of uint8 images in [0, 1] units, in float64 chunks."""
-    total = torch.zeros(images.shape[1], dtype=torch.float64)
-    squares = torch.zeros_like(total)
-    for start in range(0, len(images), 1024):
-        chunk = images[start : start + 1024].to(torch.float64).div_(255)
-        total += chunk.sum(dim=(0, 2, 3))
-        squares += chunk.square().sum(dim=(0, 2, 3))
-    count = max(images.numel() // images.shape[1], 1)
-    mean = total / count
-    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1e-3)
-    return mean.float(), std.float()
 
 
 class ClassificationData(pl.LightningDataModule):
@@ -59,7 +35,9 @@ class ClassificationData(pl.LightningDataModule):
 
     The split: the dataset's own parts where it has them (MNIST/CIFAR train/test, ``datasplits.mat``,
     ``train/val/test`` folders); missing parts come from a stratified, seeded split by
-    ``val_fraction``/``test_fraction``. :meth:`describe` records which was used.
+    ``val_fraction``/``test_fraction``. :meth:`describe` records which was used. ``root``, ``download``,
+    ``split``, ``skip_corrupt``, ``verify`` and ``class_folders`` are the data group's settings for its
+    source and for validation; they are accepted here so that the group instantiates as a whole.
     """
 
     def __init__(
@@ -90,6 +68,7 @@ class ClassificationData(pl.LightningDataModule):
         split: int | None = None,
         skip_corrupt: bool = False,
         verify: bool = True,
+        class_folders: str | None = None,
     ) -> None:
         super().__init__()
         self.source = source
@@ -213,40 +192,20 @@ class ClassificationData(pl.LightningDataModule):
         self, labels: torch.Tensor, groups: dict[str, torch.Tensor], *, skipped: bool
     ) -> dict[str, torch.Tensor]:
         """Index tensors for train/val/test; sets :attr:`protocol` to say where they came from."""
-        official = getattr(self.source, "split_groups", None)
-        found = official() if callable(official) else None
-        note = ""
-        if found is not None:
-            if skipped:
-                raise ValueError(
-                    f"{self.name}: data.skip_corrupt cannot be combined with an official split file"
-                )
-            groups, self.protocol = found
+        found = partition(
+            self.source,
+            labels,
+            groups,
+            name=self.name,
+            seed=self.seed,
+            val_fraction=self.val_fraction,
+            test_fraction=self.test_fraction,
+            skipped=skipped,
+        )
+        self.protocol = found.protocol
+        if found.official:
             self.info["official_split"] = True
-        elif callable(official):
-            note = f" ({getattr(self.source, 'splits_file', 'official split file')} not found)"
-        groups = {k: v for k, v in groups.items() if k in PARTS}
-        seeded = f"seed {self.seed}"
-        if "train" not in groups:
-            fractions = [1 - self.val_fraction - self.test_fraction, self.val_fraction, self.test_fraction]
-            parts = stratified_split(labels, fractions, self.seed)
-            groups = dict(zip(PARTS, parts))
-            shares = "/".join(f"{f * 100:.4g}" for f in fractions)
-            self.protocol = f"seeded stratified {shares}% train/val/test split ({seeded}){note}"
-        elif found is None:
-            own = [k for k in PARTS if k in groups]
-            self.protocol = f"the dataset's own {'/'.join(own)} split"
-            train = groups["train"]
-            for part, fraction in (("val", self.val_fraction), ("test", self.test_fraction)):
-                if part in groups:
-                    continue
-                keep, held = stratified_split(
-                    labels[train], [1 - fraction, fraction], self.seed + PARTS.index(part)
-                )
-                groups[part], train = train[held], train[keep]
-                self.protocol += f"; {part}: seeded stratified {fraction * 100:.4g}% of train ({seeded})"
-            groups["train"] = train
-        return {part: groups[part] for part in PARTS}
+        return found.parts
 
     def sizes(self) -> dict[str, int]:
         if self.splits:
@@ -277,15 +236,9 @@ class ClassificationData(pl.LightningDataModule):
 
     # -- batches ---------------------------------------------------------------------------------
 
-    def _target_device(self) -> torch.device:
-        if self.device != "auto":
-            return torch.device(self.device)
-        trainer = self.trainer
-        return trainer.strategy.root_device if trainer is not None else torch.device("cpu")
-
     def _on_device(self, part: str) -> Pair:
         """The split's tensors on the training device, moved once."""
-        device = self._target_device()
+        device = target_device(self.device, self.trainer)
         placed = self._placed.get(part)
         if placed is None or placed[0].device != device:
             images, labels = self.splits[part]
@@ -326,40 +279,35 @@ class ClassificationData(pl.LightningDataModule):
     def test_dataloader(self) -> TensorBatches | torch.utils.data.DataLoader:
         return self._batches("test", train=False)
 
-    def transform(self, images: torch.Tensor, *, train: bool) -> torch.Tensor:
+    def transform(
+        self,
+        images: torch.Tensor,
+        *,
+        train: bool,
+        memory_format: torch.memory_format = torch.contiguous_format,
+    ) -> torch.Tensor:
         """uint8 (N, C, H, W) -> normalised float: grey repeated to RGB where needed, augmented if ``train``."""
-        if train and self.augment.active:
-            if self.augment.resized_crop_scale is not None:
-                images = images.float()  # interpolation needs floats; crop and flip work on uint8
-            images = self.augment(images)
-        scale, shift = self._scale.to(images.device), self._shift.to(images.device)
-        if images.shape[1] != self.channels:
-            images = images.expand(-1, self.channels, -1, -1)
-        return torch.addcmul(-shift, images.float(), scale)
+        return model_input(
+            images,
+            augment=self.augment,
+            scale=self._scale,
+            shift=self._shift,
+            channels=self.channels,
+            train=train,
+            memory_format=memory_format,
+        )
 
     def on_after_batch_transfer(self, batch: Pair, dataloader_idx: int) -> Pair:
+        """Augment (training only) and normalise on the device, in the layout the module asks for."""
         images, labels = batch
-        training = self.trainer is not None and self.trainer.training
-        return self.transform(images, train=training), labels
+        trainer = self.trainer
+        training = trainer is not None and trainer.training
+        memory_format = requested_memory_format(trainer)
+        return self.transform(images, train=training, memory_format=memory_format), labels
 
     def describe(self) -> dict[str, Any]:
         """What ``results.json`` records as ``data_info``."""
-        return {
-            "name": self.name,
-            "source": type(self.source).__name__,
-            "root": str(getattr(self.source, "root", "")) or None,
-            "channels": self.channels,
-            "source_channels": getattr(self.source, "channels", None),
-            "native_size": getattr(self.source, "native_size", None),
-            "image_size": self.image_size,
-            "protocol": self.protocol,
-            "classes": self.classes,
-            "sizes": self.sizes(),
-            "augment": self.augment_config,
-            "normalization_mean": getattr(self, "norm_mean", None),
-            "normalization_std": getattr(self, "norm_std", None),
-            **self.info,
-        }
+        return describe(self)
 
 
 def default_cache_dir() -> Path:

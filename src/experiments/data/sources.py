@@ -16,9 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-
-class DataSourceError(RuntimeError):
-    """A dataset is missing or unreadable; the message names the files, the directory and the fix."""
+from experiments.data.errors import DataSourceError
 
 
 @dataclass

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -12,45 +12,64 @@ from torch import nn
 
 from experiments.models.architectures import ALEXNET, ALEXNET_BN, ALEXNET_PAPER
 from experiments.models.geometry import Conv, Layer, feature_sizes
-from experiments.models.layers import LocalResponseNorm, Spec, build_features, feature_names, make_activation
+from experiments.models.layers import (
+    RELU,
+    ActivationFactory,
+    LocalResponseNorm,
+    PoolFactory,
+    build_features,
+    make_activation,
+)
+
+IMAGENET_WEIGHTS = "IMAGENET1K_V1"
+IMAGENET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
+# The convolutions the paper splits into two towers (``groups=2``); conv1 and conv3 see both.
+TOWER_CONVS = ("conv2", "conv4", "conv5")
+NORMS = ("lrn", "batch", "none")
 
 
 class AlexNet(nn.Module):
-    """``features``, ``avgpool`` (adaptive, 6x6) and ``classifier``, as in ``torchvision.models.AlexNet``."""
+    """``features``, ``avgpool`` (adaptive, 6x6) and ``classifier``, as in ``torchvision.models.AlexNet``.
+
+    ``layers`` is the feature extractor's plain-Python layer list (``ALEXNET``; the config passes
+    ``model.features``); ``pooling`` and ``activation`` are factories (a class or a partial).
+    """
 
     def __init__(
         self,
         *,
+        layers: Sequence[Layer] = ALEXNET,
         num_classes: int = 1000,
         in_channels: int = 3,
         image_size: int = 224,
-        pooling: Spec = "max",
+        pooling: PoolFactory = nn.MaxPool2d,
         padding: Mapping[str, Any] | None = None,
-        activation: Spec = "relu",
+        activation: ActivationFactory = RELU,
         block_order: str = "conv-act-pool",
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
-        feature_sizes(ALEXNET, image_size, (padding or {}).get("size", "model"))
-        self.features, channels = build_features(
-            ALEXNET,
+        feature_sizes(layers, image_size, (padding or {}).get("size", "model"))
+        features = build_features(
+            layers,
             in_channels,
             pooling=pooling,
             padding=padding,
             activation=activation,
             block_order=block_order,
         )
+        self.features = features.module
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         self.classifier = nn.Sequential(
             nn.Dropout(p=dropout),
-            nn.Linear(channels * 6 * 6, 4096),
-            make_activation(activation),
+            nn.Linear(features.channels * 6 * 6, 4096),
+            make_activation(activation, "layer 'fc6'"),
             nn.Dropout(p=dropout),
             nn.Linear(4096, 4096),
-            make_activation(activation),
+            make_activation(activation, "layer 'fc7'"),
             nn.Linear(4096, num_classes),
         )
-        self.layer_names = feature_names(ALEXNET, self.features) | {
+        self.layer_names = features.layer_names() | {
             "classifier.1": "fc6",
             "classifier.4": "fc7",
             "classifier.6": "fc8",
@@ -73,10 +92,6 @@ def alexnet(*, weights: str | Path | None = None, **kwargs: Any) -> AlexNet:
     if weights is not None:
         load_weights(model, torchvision_weights_file() if str(weights) == IMAGENET_WEIGHTS else weights)
     return model
-
-
-IMAGENET_WEIGHTS = "IMAGENET1K_V1"
-IMAGENET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 
 
 def torchvision_weights_file() -> Path:
@@ -128,13 +143,13 @@ class AlexNet2012(nn.Module):
     def __init__(
         self,
         *,
-        layers: tuple[Layer, ...] = ALEXNET_PAPER,
+        layers: Sequence[Layer] = ALEXNET_PAPER,
         num_classes: int = 1000,
         in_channels: int = 3,
         image_size: int = 227,
-        pooling: Spec = "max",
+        pooling: PoolFactory = nn.MaxPool2d,
         padding: Mapping[str, Any] | None = None,
-        activation: Spec = "relu",
+        activation: ActivationFactory = RELU,
         block_order: str = "conv-act-pool",
         dropout: float = 0.5,
         groups: int = 1,
@@ -156,7 +171,7 @@ class AlexNet2012(nn.Module):
             replace(layer, groups=groups) if isinstance(layer, Conv) and layer.name in TOWER_CONVS else layer
             for layer in layers
         )
-        self.features, channels = build_features(
+        features = build_features(
             layers,
             in_channels,
             pooling=pooling,
@@ -166,18 +181,20 @@ class AlexNet2012(nn.Module):
             norm=_conv_norm(norm),
             norm_after_activation=norm == "lrn",
         )
+        self.features = features.module
         self.avgpool = nn.AdaptiveAvgPool2d((6, 6))
         fc: list[nn.Module] = []
-        for width_in, width_out in ((channels * 6 * 6, 4096), (4096, 4096)):
+        for name, width_in, width_out in (("fc6", features.channels * 6 * 6, 4096), ("fc7", 4096, 4096)):
             linear = nn.Linear(width_in, width_out, bias=fc_bias)
+            act = make_activation(activation, f"layer '{name}'")
             if norm == "batch":  # the Keras order: Dense, BatchNorm, ReLU, Dropout
-                fc += [linear, nn.BatchNorm1d(width_out), make_activation(activation), nn.Dropout(p=dropout)]
+                fc += [linear, nn.BatchNorm1d(width_out), act, nn.Dropout(p=dropout)]
             else:  # torchvision's order: Dropout, Linear, ReLU
-                fc += [nn.Dropout(p=dropout), linear, make_activation(activation)]
+                fc += [nn.Dropout(p=dropout), linear, act]
         fc.append(nn.Linear(4096, num_classes, bias=fc_bias))
         self.classifier = nn.Sequential(*fc)
         linear = [i for i, m in enumerate(self.classifier) if isinstance(m, nn.Linear)]
-        self.layer_names = feature_names(layers, self.features) | {
+        self.layer_names = features.layer_names() | {
             f"classifier.{i}": name for i, name in zip(linear, ("fc6", "fc7", "fc8"))
         }
         if init == "paper":
@@ -197,10 +214,6 @@ class AlexNet2012(nn.Module):
         return self.classifier(torch.flatten(x, 1))
 
 
-TOWER_CONVS = ("conv2", "conv4", "conv5")
-NORMS = ("lrn", "batch", "none")
-
-
 def _conv_norm(norm: str) -> Callable[[Conv], nn.Module | None]:
     def make(layer: Conv) -> nn.Module | None:
         if norm == "batch":
@@ -214,10 +227,10 @@ def _conv_norm(norm: str) -> Callable[[Conv], nn.Module | None]:
 
 def alexnet_paper(**kwargs: Any) -> AlexNet2012:
     """The 2012 paper's AlexNet: 227x227, LRN, N(0, 0.01) init; ``groups=2`` for two towers."""
-    return AlexNet2012(layers=ALEXNET_PAPER, **kwargs)
+    return AlexNet2012(**({"layers": ALEXNET_PAPER} | kwargs))
 
 
 def alexnet_bn(**kwargs: Any) -> AlexNet2012:
     """The seed's Keras AlexNet: the paper's widths at 224x224, batch norm after each conv and FC, dropout 0.4."""
-    kwargs = {"norm": "batch", "dropout": 0.4, "init": "default", "image_size": 224} | kwargs
-    return AlexNet2012(layers=ALEXNET_BN, **kwargs)
+    defaults = {"layers": ALEXNET_BN, "norm": "batch", "dropout": 0.4, "init": "default", "image_size": 224}
+    return AlexNet2012(**(defaults | kwargs))

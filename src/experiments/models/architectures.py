@@ -1,7 +1,8 @@
-"""Feature-extractor layer lists of each architecture, in plain Python.
+"""Feature-extractor layer lists of each architecture, in plain Python (no torch).
 
-The builders construct their ``features`` from these lists, and the config check walks
-the same lists before torch is imported. ``model.name`` in the config selects one.
+Each model's YAML names its list once, as ``model.features`` (``hydra.utils.get_object`` of a name
+here); the builder takes it as ``layers`` (``${model.features}``) and the config check walks the same
+list before torch is imported. The builders default to these lists when called from Python.
 """
 
 from __future__ import annotations
@@ -52,11 +53,3 @@ ALEXNET_PAPER: tuple[Layer, ...] = (
 # The Keras variant (seed 001): the paper's widths on a 224x224 input, conv1 padded by 2 as in
 # torchvision, so pool5 is 6x6 at 224 (55-27-27-13-13-13-13-6).
 ALEXNET_BN: tuple[Layer, ...] = (Conv("conv1", 96, kernel=11, stride=4, padding=2), *ALEXNET_PAPER[1:])
-
-FEATURES: dict[str, tuple[Layer, ...]] = {
-    "lenet5": LENET5,
-    "alexnet": ALEXNET,
-    "lenet5_classic": LENET5_CLASSIC,
-    "alexnet_paper": ALEXNET_PAPER,
-    "alexnet_bn": ALEXNET_BN,
-}

@@ -1,25 +1,65 @@
-"""Building blocks chosen by the config groups: activation, pooling operator and padded convolution."""
+"""Building blocks chosen by the config groups: activation, pooling operator and padded convolution.
+
+A pooling option is a factory (a class or a ``functools.partial``, as Hydra's ``_partial_: true`` makes
+from ``conf/pooling/<name>.yaml``) that the builders call with the architecture's window:
+``kernel_size``, ``stride``, ``ceil_mode`` and ``padding`` (only when the window pads). An activation
+option is a factory called with no arguments, once per activation module. Nothing here lists the
+options by name: a new one is a YAML file, plus a class below when torch has none.
+"""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from functools import partial
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from experiments.models.geometry import PADDING_MODES, Conv, Pool, conv_padding
+from experiments.models.geometry import PADDING_MODES, Conv, Layer, Pool, conv_padding
 
-Spec = Mapping[str, Any] | str
+# ``factory(kernel_size=..., stride=..., ceil_mode=..., [padding=...])`` -> a pooling module.
+PoolFactory = Callable[..., nn.Module]
+# ``factory()`` -> a fresh activation module.
+ActivationFactory = Callable[[], nn.Module]
+
+BLOCK_ORDERS = ("conv-act-pool", "conv-pool-act")
+# Short names of norm and activation modules in the layer names (``conv1.lrn``); others: the class, lower case.
+SHORT_NAMES = {"LocalResponseNorm": "lrn", "BatchNorm2d": "bn"}
+# The builders' default activation (what ``conf/activation/relu.yaml`` makes).
+RELU: ActivationFactory = partial(nn.ReLU, inplace=True)
 
 
-def _split(spec: Spec, key: str) -> tuple[str, dict[str, Any]]:
-    if isinstance(spec, str):
-        return spec, {}
-    options = dict(spec)
-    return options.pop(key), options
+def describe(factory: Any) -> str:
+    """``torch.nn.MaxPool2d`` or ``torch.nn.LeakyReLU(negative_slope=0.01)``: a factory for messages."""
+    if isinstance(factory, partial):
+        options = [*map(repr, factory.args), *(f"{k}={v!r}" for k, v in factory.keywords.items())]
+        return f"{describe(factory.func)}({', '.join(options)})"
+    return f"{getattr(factory, '__module__', '')}.{getattr(factory, '__qualname__', repr(factory))}"
+
+
+def _build(factory: Any, group: str, where: str, **kwargs: Any) -> nn.Module:
+    """Call a group's factory; a wrong factory or argument names the group and the layer."""
+    if not callable(factory):
+        raise TypeError(
+            f"{group} must be a callable that returns a module (a class such as torch.nn.ReLU, or a "
+            f"functools.partial), got {factory!r}; in a config, choose the group's option: {group}=<name>"
+        )
+    try:
+        module = factory(**kwargs)
+    except (TypeError, ValueError) as error:
+        kind = TypeError if isinstance(error, TypeError) else ValueError
+        raise kind(f"{group} {describe(factory)} at {where}: {error}") from error
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"{group} {describe(factory)} returned {type(module).__name__}, not a torch module")
+    return module
+
+
+def short_name(module: nn.Module) -> str:
+    name = type(module).__name__
+    return SHORT_NAMES.get(name, name.lower())
 
 
 class ScaledTanh(nn.Module):
@@ -37,26 +77,9 @@ class ScaledTanh(nn.Module):
         return f"amplitude={self.amplitude}, slope={self.slope:.4f}"
 
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "scaled_tanh": ScaledTanh,
-    "sigmoid": nn.Sigmoid,
-    "leaky_relu": nn.LeakyReLU,
-    "elu": nn.ELU,
-    "gelu": nn.GELU,
-    "silu": nn.SiLU,
-}
-
-
-def make_activation(spec: Spec) -> nn.Module:
-    """``{"name": "leaky_relu", "negative_slope": 0.1}`` or ``"relu"`` -> module."""
-    name, options = _split(spec, "name")
-    if name not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    if name in ("relu", "leaky_relu", "elu") and "inplace" not in options:
-        options["inplace"] = True
-    return ACTIVATIONS[name](**options)
+def make_activation(activation: ActivationFactory, where: str = "an activation") -> nn.Module:
+    """A fresh module from the activation group's factory, e.g. ``partial(nn.LeakyReLU, negative_slope=0.1)``."""
+    return _build(activation, "activation", where)
 
 
 class MinPool2d(nn.MaxPool2d):
@@ -66,25 +89,26 @@ class MinPool2d(nn.MaxPool2d):
         return -super().forward(-x)
 
 
-POOLINGS = ("max", "avg", "min", "lp")
-BLOCK_ORDERS = ("conv-act-pool", "conv-pool-act")
+def lp_pool2d(
+    norm_type: float = 2.0,
+    *,
+    kernel_size: int,
+    stride: int | None = None,
+    ceil_mode: bool = False,
+    padding: int = 0,
+) -> nn.LPPool2d:
+    """Power-average pooling ``(sum x^p)^(1/p)``; ``torch.nn.LPPool2d`` has no padding, so a padded window is refused."""
+    if padding:
+        raise ValueError(f"LP pooling has no padding, but the window pads by {padding}")
+    return nn.LPPool2d(float(norm_type), kernel_size, stride=stride, ceil_mode=ceil_mode)
 
 
-def make_pool(spec: Spec, layer: Pool) -> nn.Module:
+def make_pool(pooling: PoolFactory, layer: Pool) -> nn.Module:
     """The pooling operator from the group, the window (kernel, stride) from the architecture."""
-    kind, options = _split(spec, "type")
-    geometry = dict(kernel_size=layer.kernel, stride=layer.stride, ceil_mode=layer.ceil_mode)
-    if kind == "max":
-        return nn.MaxPool2d(padding=layer.padding, **geometry)
-    if kind == "min":
-        return MinPool2d(padding=layer.padding, **geometry)
-    if kind == "avg":
-        return nn.AvgPool2d(padding=layer.padding, **geometry)
-    if kind == "lp":
-        if layer.padding:
-            raise ValueError(f"LP pooling has no padding, but layer '{layer.name}' pads by {layer.padding}")
-        return nn.LPPool2d(norm_type=float(options.get("norm_type", 2.0)), **geometry)
-    raise ValueError(f"unknown pooling type {kind!r}; choose one of {POOLINGS}")
+    window: dict[str, Any] = dict(kernel_size=layer.kernel, stride=layer.stride, ceil_mode=layer.ceil_mode)
+    if layer.padding:
+        window["padding"] = layer.padding
+    return _build(pooling, "pooling", f"layer '{layer.name}'", **window)
 
 
 class ConstantPadConv2d(nn.Conv2d):
@@ -122,77 +146,68 @@ def make_conv(in_channels: int, layer: Conv, padding: Mapping[str, Any] | None =
     return nn.Conv2d(**shape, padding=amount, padding_mode=mode)
 
 
+class Features(NamedTuple):
+    """What :func:`build_features` built: the module, its output channels and each child's layer name.
+
+    The names are recorded while building, so any pooling or activation class (one the user adds,
+    too) is named in the layer table: ``{"0": "conv1", "1": "conv1.relu", "2": "pool1", ...}``.
+    """
+
+    module: nn.Sequential
+    channels: int
+    names: dict[str, str]
+
+    def layer_names(self, prefix: str = "features") -> dict[str, str]:
+        """Module paths to layer names: ``features.0`` -> ``conv1``, ``features.1`` -> ``conv1.relu``."""
+        return {f"{prefix}.{index}": name for index, name in self.names.items()}
+
+
 def build_features(
-    layers: tuple[Conv | Pool, ...],
+    layers: Sequence[Layer],
     in_channels: int,
     *,
-    pooling: Spec,
+    pooling: PoolFactory,
     padding: Mapping[str, Any] | None,
-    activation: Spec,
+    activation: ActivationFactory,
     block_order: str = "conv-act-pool",
     norm: Callable[[Conv], nn.Module | None] | None = None,
     norm_after_activation: bool = False,
-) -> tuple[nn.Sequential, int]:
-    """Turn a layer list into ``conv, [norm], act, [norm], [pool]`` blocks; returns the module and its output channels.
+) -> Features:
+    """Turn a layer list into ``conv, [norm], act, [norm], [pool]`` blocks (see :class:`Features`).
 
     ``norm(layer)`` gives a normalisation module for a conv layer (or ``None``): before the activation
     (batch norm), or after it with ``norm_after_activation`` (AlexNet's LRN).
-    ``block_order="conv-pool-act"`` moves each pool before its block's activation (the ablation that
-    lets min pooling see negative values); module indices stay torchvision's either way.
+    ``block_order="conv-pool-act"`` moves each pool before its block's activation; module indices stay
+    torchvision's either way. With max or min pooling and a monotone activation both orders are the same
+    function (:mod:`experiments.sweeps.identical`); they differ for avg/Lp pooling and gelu/silu.
     """
     if block_order not in BLOCK_ORDERS:
         raise ValueError(f"model.net.block_order must be one of {BLOCK_ORDERS}, got {block_order!r}")
-    modules: list[nn.Module] = []
+    built: list[tuple[str, nn.Module]] = []
     channels = in_channels
     activation_index = 0
     for layer in layers:
         if isinstance(layer, Conv):
             extra = norm(layer) if norm is not None else None
-            modules.append(make_conv(channels, layer, padding))
+            built.append((layer.name, make_conv(channels, layer, padding)))
             if extra is not None and not norm_after_activation:
-                modules.append(extra)
-            activation_index = len(modules)
-            modules.append(make_activation(activation))
+                built.append((f"{layer.name}.{short_name(extra)}", extra))
+            activation_index = len(built)
+            act = make_activation(activation, f"layer '{layer.name}'")
+            built.append((f"{layer.name}.{short_name(act)}", act))
             if extra is not None and norm_after_activation:
-                modules.append(extra)
+                built.append((f"{layer.name}.{short_name(extra)}", extra))
             channels = layer.out_channels
-        else:
-            pool = make_pool(pooling, layer)
+        elif isinstance(layer, Pool):
+            pool = (layer.name, make_pool(pooling, layer))
             if block_order == "conv-pool-act":
-                modules.insert(activation_index, pool)
+                built.insert(activation_index, pool)
             else:
-                modules.append(pool)
-    return nn.Sequential(*modules), channels
-
-
-POOL_TYPES = (nn.MaxPool2d, nn.AvgPool2d, nn.LPPool2d)
-
-
-def feature_names(
-    layers: tuple[Conv | Pool, ...], features: nn.Sequential, prefix: str = "features"
-) -> dict[str, str]:
-    """Map module paths of a :func:`build_features` result to the architecture's layer names.
-
-    ``features.0`` -> ``conv1``, ``features.2`` -> ``pool1``; activations and norms take their conv's
-    name with a suffix (``conv1.relu``). The summary table shows these names.
-    """
-    convs = iter(layer.name for layer in layers if isinstance(layer, Conv))
-    pools = iter(layer.name for layer in layers if isinstance(layer, Pool))
-    names: dict[str, str] = {}
-    current = ""
-    for index, module in features.named_children():
-        path = f"{prefix}.{index}"
-        if isinstance(module, nn.Conv2d | PartialConv2d):
-            current = next(convs)
-            names[path] = current
-        elif isinstance(module, POOL_TYPES):
-            names[path] = next(pools)
+                built.append(pool)
         else:
-            names[path] = f"{current}.{SHORT_NAMES.get(type(module).__name__, type(module).__name__.lower())}"
-    return names
-
-
-SHORT_NAMES = {"LocalResponseNorm": "lrn", "BatchNorm2d": "bn"}
+            raise TypeError(f"a layer list holds Conv and Pool specs, got {layer!r}")
+    names = {str(index): name for index, (name, _) in enumerate(built)}
+    return Features(nn.Sequential(*(module for _, module in built)), channels, names)
 
 
 class LocalResponseNorm(nn.Module):
@@ -282,17 +297,19 @@ class PartialConv2d(nn.Module):
 class Subsampling2d(nn.Module):
     """LeNet-5's S layers: pool each map, times a trainable coefficient, plus a trainable bias (per map).
 
-    With ``avg`` pooling this is the paper's operator: the window's inputs are *added* (average times the
-    window area). Other pooling types (max, min, lp) keep the trainable coefficient and bias.
+    With average pooling this is the paper's operator: the window's inputs are *added* (``scale`` is the
+    window area). Other operators (max, min, lp, any other) keep the trainable coefficient and bias.
     """
 
-    def __init__(self, channels: int, pool: nn.Module, *, scale: float = 1.0) -> None:
+    def __init__(
+        self, channels: int, pool: nn.Module, *, kernel_size: int, stride: int, scale: float = 1.0
+    ) -> None:
         super().__init__()
         self.pool = pool
         self.scale = scale
-        self.kernel_size = pool.kernel_size
-        self.stride = pool.stride
-        self.area = math.prod(_pair(pool.kernel_size))
+        self.kernel_size = kernel_size  # the window, for the layer table's receptive field
+        self.stride = stride
+        self.area = kernel_size * kernel_size
         self.weight = nn.Parameter(torch.ones(channels))
         self.bias = nn.Parameter(torch.zeros(channels))
 
@@ -304,15 +321,14 @@ class Subsampling2d(nn.Module):
         return f"channels={len(self.weight)}, scale={self.scale}"
 
 
-def make_subsampling(spec: Spec, layer: Pool, channels: int) -> Subsampling2d:
-    """Trainable subsampling over ``layer``'s window with the pooling group's operator (``avg`` sums)."""
-    pool = make_pool(spec, layer)
-    kind, _ = _split(spec, "type")
-    return Subsampling2d(channels, pool, scale=float(layer.kernel * layer.kernel) if kind == "avg" else 1.0)
+def make_subsampling(pooling: PoolFactory, layer: Pool, channels: int) -> Subsampling2d:
+    """Trainable subsampling over ``layer``'s window with the pooling group's operator.
 
-
-def _pair(value: int | Sequence[int]) -> tuple[int, int]:
-    return (value, value) if isinstance(value, int) else (value[0], value[1])
+    An average pool (``torch.nn.AvgPool2d`` or a subclass) is scaled by the window area: the paper's sum.
+    """
+    pool = make_pool(pooling, layer)
+    scale = float(layer.kernel * layer.kernel) if isinstance(pool, nn.AvgPool2d) else 1.0
+    return Subsampling2d(channels, pool, kernel_size=layer.kernel, stride=layer.stride, scale=scale)
 
 
 class EuclideanRBF(nn.Module):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -11,71 +11,21 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.models.architectures import LENET5, LENET5_CLASSIC
-from experiments.models.geometry import Conv, conv_padding, feature_sizes
+from experiments.models.geometry import Conv, Layer, Pool, conv_padding, feature_sizes
 from experiments.models.layers import (
     BLOCK_ORDERS,
+    RELU,
+    ActivationFactory,
     EuclideanRBF,
     PartialConv2d,
-    Spec,
+    PoolFactory,
+    ScaledTanh,
     Subsampling2d,
     build_features,
-    feature_names,
     make_activation,
     make_conv,
     make_subsampling,
 )
-
-
-class LeNet5(nn.Module):
-    """``features`` (C1, S2, C3, S4) then ``classifier`` (C5 as a linear layer, F6, output)."""
-
-    def __init__(
-        self,
-        *,
-        num_classes: int = 10,
-        in_channels: int = 1,
-        image_size: int = 32,
-        pooling: Spec = "max",
-        padding: Mapping[str, Any] | None = None,
-        activation: Spec = "relu",
-        block_order: str = "conv-act-pool",
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        padding_size = (padding or {}).get("size", "model")
-        side = feature_sizes(LENET5, image_size, padding_size)[-1]
-        self.features, channels = build_features(
-            LENET5,
-            in_channels,
-            pooling=pooling,
-            padding=padding,
-            activation=activation,
-            block_order=block_order,
-        )
-        self.classifier = nn.Sequential(
-            nn.Flatten(),
-            nn.Linear(channels * side * side, 120),
-            make_activation(activation),
-            nn.Dropout(dropout),
-            nn.Linear(120, 84),
-            make_activation(activation),
-            nn.Dropout(dropout),
-            nn.Linear(84, num_classes),
-        )
-        self.layer_names = feature_names(LENET5, self.features) | {
-            "classifier.1": "C5",
-            "classifier.4": "F6",
-            "classifier.7": "output",
-        }
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.classifier(self.features(x))
-
-
-def lenet5(**kwargs: Any) -> LeNet5:
-    """Build the modern LeNet-5 (61,706 parameters at 32x32 with 10 classes)."""
-    return LeNet5(**kwargs)
-
 
 # Table I of the paper: the S2 maps (0-5) each C3 map (0-15) reads. Maps 0-5 take three neighbours,
 # 6-11 four neighbours, 12-14 four non-contiguous maps, 15 all six: 60 connections, 1,516 parameters.
@@ -103,6 +53,66 @@ DIGIT_BITMAPS: tuple[str, ...] = (
     ".......|..###..|.#...#.|#.....#|#.....#|.#...##|..###.#|......#|......#|.....#.|.####..|.......",
 )
 
+# The classic network's layer kinds, in order: C1, S2, C3, S4, C5.
+CLASSIC_KINDS = (Conv, Pool, Conv, Pool, Conv)
+
+
+class LeNet5(nn.Module):
+    """``features`` (C1, S2, C3, S4) then ``classifier`` (C5 as a linear layer, F6, output).
+
+    ``layers`` is the feature extractor's plain-Python layer list (``LENET5``; the config passes
+    ``model.features``); ``pooling`` and ``activation`` are factories (a class or a partial).
+    """
+
+    def __init__(
+        self,
+        *,
+        layers: Sequence[Layer] = LENET5,
+        num_classes: int = 10,
+        in_channels: int = 1,
+        image_size: int = 32,
+        pooling: PoolFactory = nn.MaxPool2d,
+        padding: Mapping[str, Any] | None = None,
+        activation: ActivationFactory = RELU,
+        block_order: str = "conv-act-pool",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        padding_size = (padding or {}).get("size", "model")
+        side = feature_sizes(layers, image_size, padding_size)[-1]
+        features = build_features(
+            layers,
+            in_channels,
+            pooling=pooling,
+            padding=padding,
+            activation=activation,
+            block_order=block_order,
+        )
+        self.features = features.module
+        self.classifier = nn.Sequential(
+            nn.Flatten(),
+            nn.Linear(features.channels * side * side, 120),
+            make_activation(activation, "layer 'C5'"),
+            nn.Dropout(dropout),
+            nn.Linear(120, 84),
+            make_activation(activation, "layer 'F6'"),
+            nn.Dropout(dropout),
+            nn.Linear(84, num_classes),
+        )
+        self.layer_names = features.layer_names() | {
+            "classifier.1": "C5",
+            "classifier.4": "F6",
+            "classifier.7": "output",
+        }
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+def lenet5(**kwargs: Any) -> LeNet5:
+    """Build the modern LeNet-5 (61,706 parameters at 32x32 with 10 classes)."""
+    return LeNet5(**kwargs)
+
 
 def digit_bitmaps() -> torch.Tensor:
     """The 10 RBF centres as a ``10 x 84`` tensor of +1/-1 (row-major 12 rows of 7)."""
@@ -129,12 +139,13 @@ class LeNet5Classic(nn.Module):
     def __init__(
         self,
         *,
+        layers: Sequence[Layer] = LENET5_CLASSIC,
         num_classes: int = 10,
         in_channels: int = 1,
         image_size: int = 32,
-        pooling: Spec = "avg",
+        pooling: PoolFactory = nn.AvgPool2d,
         padding: Mapping[str, Any] | None = None,
-        activation: Spec = "scaled_tanh",
+        activation: ActivationFactory = ScaledTanh,
         block_order: str = "conv-act-pool",
         connections: str = "paper",
         output: str = "rbf",
@@ -154,45 +165,50 @@ class LeNet5Classic(nn.Module):
             )
         if init not in ("paper", "default"):
             raise ValueError(f"model.net.init must be 'paper' or 'default', got {init!r}")
+        if tuple(type(layer) for layer in layers) != CLASSIC_KINDS:
+            raise ValueError(
+                "model.net.layers of the classic LeNet-5 must be 5 layers: Conv, Pool, Conv, Pool, Conv "
+                f"(C1, S2, C3, S4, C5), got {[getattr(layer, 'name', layer) for layer in layers]}"
+            )
         padding = dict(padding or {})
-        side = feature_sizes(LENET5_CLASSIC, image_size, padding.get("size", "model"))[-1]
-        c1, s2, c3, s4, c5 = LENET5_CLASSIC
+        side = feature_sizes(layers, image_size, padding.get("size", "model"))[-1]
+        c1, s2, c3, s4, c5 = layers
         pre_pool_act = block_order == "conv-act-pool"
-        layers: list[tuple[str, nn.Module]] = [("C1", make_conv(in_channels, c1, padding))]
+
+        def act(after: Layer) -> tuple[str, nn.Module]:
+            return f"{after.name}_act", make_activation(activation, f"layer '{after.name}'")
+
+        features: list[tuple[str, nn.Module]] = [(c1.name, make_conv(in_channels, c1, padding))]
         if pre_pool_act:
-            layers.append(("C1_act", make_activation(activation)))
-        layers += [
-            ("S2", make_subsampling(pooling, s2, c1.out_channels)),
-            ("S2_act", make_activation(activation)),
-        ]
+            features.append(act(c1))
+        features += [(s2.name, make_subsampling(pooling, s2, c1.out_channels)), act(s2)]
         if connections == "paper":
-            layers.append(("C3", _partial_conv(c1.out_channels, c3, padding)))
+            features.append((c3.name, _partial_conv(c1.out_channels, c3, padding)))
         else:
-            layers.append(("C3", make_conv(c1.out_channels, c3, padding)))
+            features.append((c3.name, make_conv(c1.out_channels, c3, padding)))
         if pre_pool_act:
-            layers.append(("C3_act", make_activation(activation)))
-        layers += [
-            ("S4", make_subsampling(pooling, s4, c3.out_channels)),
-            ("S4_act", make_activation(activation)),
-            ("C5", make_conv(c3.out_channels, c5, padding)),
-            ("C5_act", make_activation(activation)),
+            features.append(act(c3))
+        features += [
+            (s4.name, make_subsampling(pooling, s4, c3.out_channels)),
+            act(s4),
+            (c5.name, make_conv(c3.out_channels, c5, padding)),
+            act(c5),
         ]
-        self.features = nn.Sequential(OrderedDict(layers))
+        self.features = nn.Sequential(OrderedDict(features))
         head: list[tuple[str, nn.Module]] = [
             ("flatten", nn.Flatten()),
             ("F6", nn.Linear(c5.out_channels * side * side, 84)),
-            ("F6_act", make_activation(activation)),
+            ("F6_act", make_activation(activation, "layer 'F6'")),
+            ("output", EuclideanRBF(digit_bitmaps()) if output == "rbf" else nn.Linear(84, num_classes)),
         ]
-        head.append(
-            ("output", EuclideanRBF(digit_bitmaps()) if output == "rbf" else nn.Linear(84, num_classes))
-        )
         self.classifier = nn.Sequential(OrderedDict(head))
         self.rbf_output = output == "rbf"
+        # The children are named after their layers (``features.C1``, ``features.S2_act``).
         self.layer_names = {
             f"{part}.{name}": name
             for part in ("features", "classifier")
             for name, _ in getattr(self, part).named_children()
-            if name[0].isupper() or name == "output"
+            if name != "flatten"
         }
         if init == "paper":
             self._init_paper()

@@ -1,0 +1,30 @@
+"""The console script: ``experiments [train overrides]``, ``experiments compare``, ``experiments layers``.
+
+Each command has its own ``--help``; none imports torch before it has work for it.
+"""
+
+from __future__ import annotations
+
+import sys
+
+COMMANDS = ("compare", "layers")
+
+
+def main(argv: list[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["compare"]:
+        from experiments.compare.main import main as compare
+
+        sys.exit(compare(argv[1:]))
+    if argv[:1] == ["layers"]:
+        from experiments.cli.layers import main as layers
+
+        sys.exit(layers(argv[1:]))
+    if argv[:1] == ["--version"]:
+        from experiments import __version__
+
+        print(f"experiments {__version__}")
+        return
+    from experiments.cli.train import main as train
+
+    sys.exit(train(argv))

@@ -1,0 +1,62 @@
+"""``experiments -m ... sweep.dry_run=true``: every job of the sweep, checked and sized, and nothing started."""
+
+from __future__ import annotations
+
+import json
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.sweeps.grid import UpFrontCheck
+
+
+def print_dry_run(check: UpFrontCheck) -> int:
+    """List each job (number, overrides, ok or its error, parameters and MFLOPs); 2 if any job is invalid."""
+    errors = {int(line.split(" ", 2)[1]): line.split(": ", 1)[1] for line in check.problems}
+    fixed = [o for o in check.jobs[0] if all(o in job for job in check.jobs)] if check.jobs else []
+    print(f"Every job: {' '.join(o for o in fixed if not o.startswith('sweep.')) or '(the defaults)'}")
+    sizes: dict[str, tuple[int, float]] = {}
+    rows = []
+    for number, (job, cfg) in enumerate(zip(check.jobs, check.configs)):
+        overrides = " ".join(o for o in job if o not in fixed) or "(defaults)"
+        if cfg is None:
+            rows.append((str(number), overrides, f"invalid: {errors.get(number, '?')}", "", ""))
+            continue
+        if number in check.identical:
+            earlier = check.identical[number]
+            rows.append(
+                (str(number), overrides, f"same experiment as job {earlier}: not worth running", "", "")
+            )
+            continue
+        params, mflops = _size(cfg, sizes)
+        rows.append((str(number), overrides, "ok", f"{params:,}", f"{mflops:,.2f}"))
+    widths = [
+        max(len(r[i]) for r in [("job", "overrides", "check", "params", "MFLOPs"), *rows]) for i in range(5)
+    ]
+    header = ("job", "overrides", "check", "params", "MFLOPs")
+    print("  ".join(h.ljust(w) for h, w in zip(header, widths)))
+    for row in rows:
+        print("  ".join(c.rjust(w) if i >= 3 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))))
+    invalid, same = len(check.problems), len(check.identical)
+    print(
+        f"\n{len(check.jobs)} jobs: {len(check.jobs) - invalid - same} to run, {invalid} invalid, "
+        f"{same} the same experiment as an earlier job. Dry run: no job was started, no run dir was made."
+    )
+    if same:
+        print(
+            "Same experiment: max and min pooling commute with a monotone activation (relu, tanh, ...), "
+            "so both block orders build the same network; or two option names hold equal values."
+        )
+    return 2 if invalid else 0
+
+
+def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]]) -> tuple[int, float]:
+    """Parameters and forward MFLOPs per image of the job's network (built once per distinct network)."""
+    from experiments.cli.layers import layer_table_of
+
+    key = json.dumps(
+        [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str
+    )
+    if key not in cache:
+        totals = layer_table_of(cfg)["totals"]
+        cache[key] = (int(totals["params"]), totals["flops"] / 1e6)
+    return cache[key]

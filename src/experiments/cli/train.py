@@ -1,0 +1,339 @@
+"""``experiments [overrides]``: one training run, or a sweep with ``-m``. Torch loads only once a job trains.
+
+A single run is composed and validated once (:func:`experiments.config.compose_in`) and handed to Hydra's
+job runner; a ``-m`` sweep goes to Hydra's sweeper after every job of a grid sweep has been composed and
+validated up front. Hydra's own flags (``--cfg``, ``--info``, ``-cd`` ...) go through ``hydra.main``.
+Bad input exits 2 with one line, before a run dir exists. :mod:`experiments.api` calls the same functions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import hydra
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.config import ConfigError, config_dir, config_groups, validate
+from experiments.config.compose import CONFIG_NAME, compose, compose_in, hydra_session
+
+MULTIRUN_FLAGS = ("-m", "--multirun")
+
+
+def train(cfg: DictConfig, *, checked: bool = False, raise_errors: bool = False) -> float | None:
+    """The task function: one job, from a composed config to ``results.json`` in its run dir.
+
+    ``checked``: the config was validated when it was composed (no second validation).
+    ``raise_errors``: a single run raises bad input (the caller prints it) instead of exiting 2.
+    In a sweep a failing job is recorded in its ``results.json`` and the sweep goes on; with
+    ``sweep.resume`` a job whose ``results.json`` says ``ok`` is skipped.
+    """
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    from experiments.cli.console import quiet_library_warnings
+    from experiments.records.lock import RunLocked, lock_run_dir
+    from experiments.records.redaction import redact
+
+    quiet_library_warnings()
+    sys.argv[:] = redact(list(sys.argv))  # libraries that record the command line (W&B) see no secrets
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    output_dir = Path(cfg.paths.output_dir)
+    if multirun and cfg.get("sweep", {}).get("resume"):
+        finished = _finished_result(output_dir)
+        if finished is not None:
+            print(f"Skipping finished job {output_dir} (sweep.resume)")
+            return _objective(cfg, finished.get("metrics") or {})
+    if multirun:
+        try:  # released by the sweep's callback when the job ends (experiments.sweeps.progress)
+            lock_run_dir(output_dir)
+        except RunLocked as held:
+            print(f"Skipping job {output_dir}: {held}", file=sys.stderr)
+            return None
+    try:
+        if not checked:
+            validate(cfg)
+    except ConfigError as error:
+        if not multirun:
+            _refuse(error, raise_errors)
+        from experiments.records.results import Results
+
+        Results(output_dir).update(status="failed", error=f"ConfigError: {error}")
+        print(f"Config error: {error}", file=sys.stderr)
+        return None
+    from experiments.data.errors import DataSourceError
+    from experiments.training.job import run_job
+    from experiments.training.ranks import RankLauncher, check_devices, processes_to_launch
+    from experiments.training.signals import Interrupted
+
+    try:
+        check_devices(cfg.trainer)
+        world_size = processes_to_launch(cfg.trainer)
+        with RankLauncher(OmegaConf.to_container(cfg, resolve=True), world_size):
+            return run_job(cfg)
+    except Interrupted as stop:
+        print(
+            f"Interrupted ({stop}); results.json says interrupted. Continue with: resume={output_dir}",
+            file=sys.stderr,
+        )
+        if raise_errors:
+            raise
+        sys.exit(stop.exit_code)
+    except (DataSourceError, ConfigError) as error:
+        if not multirun:
+            _refuse(error, raise_errors)
+        print(f"Job failed ({output_dir}): {error}", file=sys.stderr)
+    except Exception as error:  # recorded in results.json by run_job; a sweep goes on
+        if not multirun:
+            raise
+        print(f"Job failed ({output_dir}): {type(error).__name__}: {error}", file=sys.stderr)
+    return float("nan") if _searching() else None
+
+
+def _objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
+    key = cfg.optimized_metric
+    return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def _refuse(error: Exception, raise_errors: bool) -> None:
+    if raise_errors:
+        raise error
+    fail(error)
+
+
+def fail(error: Exception) -> None:
+    """One line and exit code 2 for bad input (the traceback with ``HYDRA_FULL_ERROR=1``)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    kind = "Config error" if isinstance(error, ConfigError) else "Error"
+    print(f"{kind}: {error}", file=sys.stderr)
+    sys.exit(2)
+
+
+def _searching() -> bool:
+    """A search sweeper (Optuna) needs a number from every trial; NaN marks a failed one."""
+    from hydra.core.hydra_config import HydraConfig
+
+    return "direction" in HydraConfig.get().sweeper
+
+
+def _finished_result(run_dir: Path) -> dict[str, Any] | None:
+    path = run_dir / "results.json"
+    if not path.is_file():
+        return None
+    results = json.loads(path.read_text())
+    return results if results.get("status") == "ok" else None
+
+
+def refuse_bad_weights(cfg: DictConfig) -> None:
+    """A weights file that is missing or not a plain tensor file is refused here (this imports torch)."""
+    if cfg.model.net.get("weights") is None:
+        return
+    from experiments.training.checkpoints import refuse_bad_weights as refuse
+
+    refuse(cfg)
+
+
+def run_once(argv: list[str]) -> Path | int:
+    """A single run: compose and validate once, resolve ``resume=``, run the job through Hydra; its run dir.
+
+    Bad input raises :class:`ConfigError` (or ``DataSourceError``) before any run dir exists. A config
+    that asks for a sweep itself (``hydra.mode: MULTIRUN``, as ``hparams_search=optuna`` does) is one.
+    """
+    from hydra.types import RunMode
+
+    with hydra_session() as session:
+        cfg = compose_in(session, argv, hydra_config=True, with_log_configuration=True)
+        if cfg.hydra.mode == RunMode.MULTIRUN:
+            return run_sweep(argv)
+        validate(cfg)
+        again = _continuation(cfg, argv)
+        if again is not None:
+            cfg = compose_in(session, again, hydra_config=True, with_log_configuration=True)
+            validate(cfg)
+        _refuse_used_run_dir(cfg)
+        refuse_bad_weights(cfg)
+        _fix_run_dir(cfg)
+        from experiments.records.redaction import redact
+        from experiments.training.resume import claimed_run_dir
+
+        with claimed_run_dir(
+            Path(cfg.hydra.run.dir)
+        ):  # its lock before Hydra writes there; a full disk: one line
+            _refuse_used_run_dir(cfg)  # again, holding the lock: a run started in this dir at the same moment
+            print(redact(first_line(cfg, argv)), flush=True)
+            _run_job_in(session, cfg)
+    return Path(cfg.hydra.run.dir)
+
+
+def run_sweep(argv: list[str]) -> Path | int:
+    """A ``-m`` sweep in this process: every grid job checked up front, then Hydra's sweeper; its dir.
+
+    With ``sweep.dry_run=true`` it lists the jobs instead and returns the exit code (0, or 2 for bad jobs).
+    """
+    from experiments.sweeps.grid import check_sweep
+    from experiments.sweeps.resume import resume_argument
+
+    overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
+    check = check_sweep(overrides)
+    if check.dry_run:
+        from experiments.cli.dry_run import print_dry_run
+
+        return print_dry_run(check)
+    if check.identical:
+        same = ", ".join(f"{job} = {earlier}" for job, earlier in check.identical.items())
+        print(f"Note: jobs {same} are the same experiment (sweep.dry_run=true says why); each still runs.")
+    for cfg in {str(c.model.net.get("weights")): c for c in check.configs if c is not None}.values():
+        refuse_bad_weights(cfg)
+    if check.problems:
+        lines = "\n  ".join(check.problems)
+        raise ConfigError("sweep", f"no job was started; these jobs have bad values:\n  {lines}")
+    overrides = resume_argument(overrides)
+    with hydra_session() as session:
+        cfg = compose_in(session, overrides, hydra_config=True, multirun=True)  # the sweep dir, resolved once
+        sweep_dir = Path(str(cfg.hydra.sweep.dir))
+        if not any(o.startswith("hydra.sweep.dir=") for o in overrides):
+            overrides = [*overrides, f"hydra.sweep.dir={sweep_dir}"]
+        session.multirun(CONFIG_NAME, partial(train, checked=check.grid), overrides)
+    return sweep_dir
+
+
+def first_line(cfg: DictConfig, argv: list[str]) -> str:
+    """What is being run and where its outputs go, printed before torch is imported."""
+    what = " ".join(a for a in argv if not a.startswith("hydra.")) or "the defaults"
+    return f"experiments: {cfg.model.name} on {cfg.data.name} ({what}) -> {cfg.hydra.run.dir}"
+
+
+def _fix_run_dir(cfg: DictConfig) -> None:
+    """Resolve ``hydra.run.dir`` (``${now:...}``) once, so the dir printed first is the dir used."""
+    from omegaconf import open_dict
+
+    with open_dict(cfg.hydra):
+        cfg.hydra.run.dir = str(cfg.hydra.run.dir)
+
+
+def _run_job_in(session: Any, cfg: DictConfig) -> None:
+    """What ``hydra.main`` does for a run, on the config composed above (Hydra's ``Hydra.run``)."""
+    from hydra._internal.callbacks import Callbacks
+    from hydra.core.utils import run_job
+    from hydra.types import HydraContext, RunMode
+
+    cfg.hydra.mode = RunMode.RUN
+    callbacks = Callbacks(cfg)
+    callbacks.on_run_start(config=cfg, config_name=CONFIG_NAME)
+    ret = run_job(
+        hydra_context=HydraContext(config_loader=session.config_loader, callbacks=callbacks),
+        task_function=partial(train, checked=True, raise_errors=True),
+        config=cfg,
+        job_dir_key="hydra.run.dir",
+        job_subdir_key=None,
+    )
+    callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=ret)
+    _ = ret.return_value  # re-raises the job's exception
+
+
+def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
+    """For ``resume=``: the command line that continues the earlier run in its own dir (None: no resume)."""
+    resume = cfg.get("resume")
+    if not resume:
+        return None
+    from experiments.training.resume import resolve_resume
+
+    skipped: list[str] = []  # newer checkpoints that do not load
+    found = resolve_resume(str(resume), cfg, skipped=skipped)
+    if found is None:
+        print("resume=auto: no unfinished run with this config; starting a new one")
+        return [*argv, "resume=null"]
+    previous, checkpoint = found
+    passed = f" (the newest that loads: {'; '.join(skipped)})" if skipped else ""
+    print(f"Resuming {previous} from {checkpoint.name}{passed}")
+    return [*_saved_overrides(previous), *argv, f"hydra.run.dir={previous}", f"resume={checkpoint}"]
+
+
+def _refuse_used_run_dir(cfg: DictConfig) -> None:
+    if cfg.get("resume"):
+        return
+    run_dir = Path(str(cfg.hydra.run.dir))
+    if (run_dir / "results.json").is_file():
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{run_dir} already holds a run (results.json); choose a new dir, or continue it with resume={run_dir}",
+        )
+
+
+def _saved_overrides(run_dir: Path) -> list[str]:
+    """The overrides a run was started with, so ``resume=<run dir>`` continues it as it was."""
+    saved = run_dir / ".hydra" / "overrides.yaml"
+    if not saved.is_file():
+        return []
+    return [str(o) for o in OmegaConf.load(saved) if not str(o).startswith(("resume=", "hydra."))]
+
+
+@hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=CONFIG_NAME)
+def hydra_main(cfg: DictConfig) -> float | None:
+    """Sweeps (``-m``) and Hydra's own flags (``--cfg``, ``--info``, ``--hydra-help``, ...)."""
+    return train(cfg)
+
+
+def print_help(argv: list[str]) -> None:
+    """``--help``: the groups and options read from ``conf/`` and the config these overrides compose.
+
+    Replaces Hydra's help, which rebuilds its config repository by deep copy once per group and option
+    (~0.5 s; docs/benchmarks.md). ``--hydra-help`` still prints Hydra's own flags.
+    """
+    overrides = [a for a in argv if not a.startswith("-")]
+    lines = [
+        "experiments: train and compare classic CNNs from composed config groups (Hydra + Lightning).",
+        "",
+        "Usage: experiments [GROUP=OPTION ...] [KEY=VALUE ...]      one run",
+        "       experiments -m GROUP=A,B KEY=1,2 ...                a sweep (every combination)",
+        "       experiments compare PATH...                         a report of finished runs",
+        "       experiments layers [GROUP=OPTION ...]               the layer table, no training",
+        "       experiments --cfg job [overrides]                   print the composed config",
+        "       experiments --hydra-help                            Hydra's own flags",
+        "",
+        "== Config groups == (GROUP=OPTION)",
+        *(f"{group}: {', '.join(options)}" for group, options in config_groups().items()),
+        "",
+        f"== Config == ({' '.join(overrides) or 'the defaults'}; override any key with KEY=VALUE)",
+        OmegaConf.to_yaml(compose(overrides, validated=False)),
+    ]
+    print("\n".join(lines))
+
+
+def main(argv: list[str]) -> int:
+    """The ``experiments`` train command; returns the exit code."""
+    from experiments.data.errors import DataSourceError
+    from experiments.sweeps.progress import SweepCallback
+
+    if ("--help" in argv or "-h" in argv) and "--hydra-help" not in argv:
+        try:
+            print_help(argv)
+        except ConfigError as error:
+            fail(error)
+        return 0
+    Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
+    flags = [a for a in argv if a.startswith("-") and a not in MULTIRUN_FLAGS]
+    if flags:  # Hydra's own flags: --cfg, --info, --hydra-help, -cd, ...
+        sys.argv = [sys.argv[0], *argv]
+        hydra_main()
+        return 0
+    try:
+        outcome = run_sweep(argv) if any(a in MULTIRUN_FLAGS for a in argv) else run_once(argv)
+        if isinstance(outcome, int):
+            return outcome  # a dry run's exit code
+        return 1 if SweepCallback.failed_jobs else 0
+    except (ConfigError, DataSourceError) as error:
+        fail(error)
+    except BaseException as error:
+        if "experiments.training.signals" in sys.modules:  # a job ran and may have been stopped by a signal
+            from experiments.training.signals import Interrupted
+
+            if isinstance(error, Interrupted):
+                sys.exit(error.exit_code)  # its message and the resume command are printed already
+        raise
+    return 0

@@ -1,0 +1,77 @@
+"""``runs.csv`` (one row per run) and ``summary.json`` (group statistics, comparisons, findings)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+from experiments.compare.formatting import mark
+from experiments.compare.report import Report
+from experiments.compare.stats import SeedStats
+from experiments.compare.tables import runs_table
+
+
+def write_csv(report: Report, path: Path) -> Path:
+    from experiments.records.atomic import atomic_open
+
+    header, rows = runs_table(report)
+    with atomic_open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(header)
+        for row in rows:
+            writer.writerow(["" if v is None else v for v in row])
+    return path
+
+
+def _stats_dict(s: SeedStats | None) -> dict[str, float | int | None] | None:
+    if s is None:
+        return None
+    clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(s).items()}
+    return clean
+
+
+def write_json(report: Report, path: Path) -> Path:
+    groups = []
+    for g in report.groups:
+        c = g.comparison
+        groups.append(
+            {
+                "label": g.label,
+                "key": dict(g.key),
+                "runs": len(g.runs),
+                "finished": len(g.ok_runs),
+                "best": g.is_best,
+                "mark": mark(g),
+                "stats": {k: _stats_dict(v) for k, v in g.stats.items()},
+                "comparison": None
+                if c is None
+                else {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(c).items()},
+                "params": g.first("params"),
+                "flops": g.first("flops"),
+                "train_images_per_s": _stats_dict(g.attribute("images_per_s")),
+                "wall_time_s": _stats_dict(g.attribute("wall_time_s")),
+                "best_epochs": [r.best_epoch for r in g.ok_runs],
+                "run_paths": [r.path for r in g.runs],
+            }
+        )
+    data = {
+        "metric": report.metric,
+        "keys": report.keys,
+        "test": report.test_name,
+        "alpha": report.alpha,
+        "groups": groups,
+        "effects": report.effects,
+        "failed": [
+            {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed
+        ],
+        "insights": report.insights,
+        "plots": {k: p.name for k, p in report.plots.items()},
+        "wandb_groups": report.wandb_groups(),
+        "command": report.command,
+    }
+    from experiments.records.atomic import write_atomic
+
+    write_atomic(path, json.dumps(data, indent=2))
+    return path

@@ -1,0 +1,129 @@
+"""``report.html``: the Markdown report as one self-contained page, plots embedded, plus every run."""
+
+from __future__ import annotations
+
+import base64
+import html
+import re
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from experiments.compare.formatting import MARK_WORSE, mark
+from experiments.compare.report import Report
+from experiments.compare.tables import (
+    COMPARISON_HEADER,
+    FAILED_HEADER,
+    comparison_rows,
+    context_lines,
+    failed_rows,
+    legend,
+    plot_titles,
+    runs_table,
+    table_rows,
+)
+
+_CSS = """
+body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
+padding:0 1rem;color:#222;line-height:1.45}
+h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
+table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
+th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:right;vertical-align:top}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+tr.best{background:#e8f5e9;font-weight:600}tr.worse{color:#777}
+code{background:#f4f4f4;padding:0 .2rem;border-radius:3px}
+figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
+.legend{font-size:.8rem;color:#555}
+"""
+
+
+def _inline(text: str) -> str:
+    """Escape, then turn Markdown backticks and links into HTML."""
+    escaped = html.escape(text)
+    escaped = re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)
+    return re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r'<a href="\2">\1</a>', escaped)
+
+
+def html_table(
+    header: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] | None = None
+) -> str:
+    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    for i, row in enumerate(rows):
+        cls = f' class="{classes[i]}"' if classes and classes[i] else ""
+        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def embed_png(path: Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def write_html(report: Report, path: Path) -> Path:
+    header, rows = table_rows(report)
+    classes = ["best" if g.is_best else ("worse" if mark(g) == MARK_WORSE else "") for g in report.groups]
+    body = [
+        "<h1>Comparison report</h1>",
+        "<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in context_lines(report)) + "</ul>",
+        "<h2>Findings</h2>",
+        "<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in report.insights) + "</ul>",
+        "<h2>Groups</h2>",
+        html_table(header, rows, classes),
+        f'<p class="legend">{html.escape(legend(report))}</p>',
+    ]
+    comparisons = comparison_rows(report)
+    if comparisons:
+        body += [
+            f"<h2>Differences against the best group ({html.escape(report.test_name)})</h2>",
+            html_table(COMPARISON_HEADER, comparisons),
+        ]
+    if report.effects:
+        body += effects_html(report.effects)
+    body.append("<h2>Runs that did not finish</h2>")
+    body.append(
+        html_table(FAILED_HEADER, failed_rows(report))
+        if report.failed
+        else "<p>None: every run finished.</p>"
+    )
+    if report.plots:
+        body.append("<h2>Plots</h2>")
+        titles = plot_titles(report)
+        for name, plot in report.plots.items():
+            title = html.escape(titles.get(name, name))
+            body.append(
+                f'<figure><figcaption>{title}</figcaption><img alt="{html.escape(name)}" src="{embed_png(plot)}"></figure>'
+            )
+    run_header, run_rows = runs_table(report)
+    body += ["<h2>All runs</h2>", html_table(run_header, [[_short(c) for c in row] for row in run_rows])]
+    generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    document = (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>Comparison: {html.escape(', '.join(report.keys) or 'runs')}</title>\n<style>{_CSS}</style>\n</head>\n"
+        f'<body>\n{chr(10).join(body)}\n<p class="legend">Generated {generated}.</p>\n</body>\n</html>\n'
+    )
+    from experiments.records.atomic import write_atomic
+
+    write_atomic(path, document)
+    return path
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    return "" if value is None else str(value)
+
+
+def effects_html(effects: dict[str, Any]) -> list[str]:
+    """The Effects section: its summary line, findings, tables and notes."""
+    from experiments.compare.effects_text import effects_tables, summary_line
+
+    body = ["<h2>Effects</h2>", f"<p>{_inline(summary_line(effects))}</p>"]
+    if effects["findings"]:
+        body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in effects["findings"]) + "</ul>")
+    for title, header, rows in effects_tables(effects):
+        body += [f"<h3>{_inline(title)}</h3>", html_table(header, rows)]
+    if effects["notes"]:
+        body.append("<ul>" + "".join(f"<li>{_inline(n)}</li>" for n in effects["notes"]) + "</ul>")
+    return body

@@ -1,0 +1,86 @@
+"""``report.md``: context, findings, the group table, differences against the best, failures and plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from experiments.compare.report import Report
+from experiments.compare.tables import (
+    COMPARISON_HEADER,
+    FAILED_HEADER,
+    comparison_rows,
+    context_lines,
+    failed_rows,
+    legend,
+    plot_titles,
+    table_rows,
+)
+
+
+def _md_cell(text: str) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    lines = ["| " + " | ".join(_md_cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def write_markdown(report: Report, path: Path) -> Path:
+    header, rows = table_rows(report)
+    parts = [
+        "# Comparison report",
+        "",
+        *context_lines(report),
+        "",
+        "## Findings",
+        "",
+        *(f"- {line}" for line in report.insights),
+        "",
+        "## Groups",
+        "",
+        md_table(header, rows),
+        "",
+        legend(report),
+        "",
+    ]
+    comparisons = comparison_rows(report)
+    if comparisons:
+        parts += [
+            f"## Differences against the best group ({report.test_name})",
+            "",
+            md_table(COMPARISON_HEADER, comparisons),
+            "",
+        ]
+    if report.effects:
+        from experiments.compare.effects_text import effects_markdown
+
+        parts += [effects_markdown(report.effects), ""]
+    parts += ["## Runs that did not finish", ""]
+    parts += [
+        md_table(FAILED_HEADER, failed_rows(report)) if report.failed else "None: every run finished.",
+        "",
+    ]
+    if report.plots:
+        parts += ["## Plots", ""]
+        titles = plot_titles(report)
+        for name, plot in report.plots.items():
+            rel = _relative(plot, path.parent)
+            parts += [f"### {titles.get(name, name)}", "", f"![{name}]({rel})", ""]
+    parts += [
+        "All runs, one row each: [runs.csv](runs.csv). Machine-readable groups: [summary.json](summary.json).",
+        "",
+    ]
+    from experiments.records.atomic import write_atomic
+
+    write_atomic(path, "\n".join(parts))
+    return path
+
+
+def _relative(target: Path, start: Path) -> str:
+    try:
+        return target.resolve().relative_to(start.resolve()).as_posix()
+    except ValueError:
+        return target.as_posix()

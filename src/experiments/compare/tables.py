@@ -1,0 +1,164 @@
+"""The report's tables and context lines as strings, shared by the terminal, Markdown, HTML and CSV."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from experiments.compare.formatting import (
+    MARK_BEST,
+    MARK_TIED,
+    MARK_UNTESTED,
+    MARK_WORSE,
+    best_epochs,
+    fmt_big,
+    fmt_diff,
+    fmt_float,
+    fmt_int,
+    fmt_stats,
+    mark,
+)
+from experiments.compare.report import Report
+from experiments.compare.stats import LABELS, METRICS, value_of
+
+RUN_METRICS = (
+    "test/acc",
+    "test/f1_macro",
+    "test/acc_top5",
+    "test/loss",
+    "val/acc_best",
+    "val/acc",
+    "val/loss",
+)
+
+
+def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
+    """The group table, one row per group, as strings (shared by rich, Markdown and HTML)."""
+    m = report.metric
+    header = [
+        "group",
+        "runs",
+        f"{LABELS.get(m, m)} % (mean ± std [95% CI])",
+        "Δ vs best (points, adj. p)",
+        "",
+        *(f"{LABELS.get(k, k)} %" for k in METRICS if k != m),
+        "best epoch",
+        "params",
+        "FLOPs",
+        "train img/s",
+        "wall s",
+    ]
+    rows = []
+    for g in report.groups:
+        rows.append(
+            [
+                g.label,
+                f"{len(g.ok_runs)}/{len(g.runs)}",
+                fmt_stats(g.stats.get(m)),
+                fmt_diff(g),
+                mark(g),
+                *(fmt_stats(g.stats.get(k), ci=False) for k in METRICS if k != m),
+                best_epochs(g),
+                fmt_int(g.first("params")),
+                fmt_big(g.first("flops")),
+                fmt_float(g.attribute("images_per_s"), 0),
+                fmt_float(g.attribute("wall_time_s"), 1),
+            ]
+        )
+    return header, rows
+
+
+def legend(report: Report) -> str:
+    return (
+        f"{MARK_BEST} best mean {LABELS.get(report.metric, report.metric)}; {MARK_WORSE} lower than the best "
+        f"({report.test_name}, Holm-adjusted p < {report.alpha}); {MARK_TIED} cannot be told apart from the best "
+        f"with these seeds; {MARK_UNTESTED} too few finished seeds to test. Intervals are t-intervals over seeds, "
+        "clipped to [0, 100] (summary.json has them unclipped). Best epoch is 1-based, one per seed."
+    )
+
+
+def failed_rows(report: Report) -> list[list[str]]:
+    return [[r.name, r.status, r.error or "", r.path] for r in report.failed]
+
+
+def comparison_rows(report: Report) -> list[list[str]]:
+    rows = []
+    for g in report.groups:
+        c = g.comparison
+        if g.is_best or c is None:
+            continue
+        ci = "-" if math.isnan(c.low) else f"[{100 * c.low:+.2f}, {100 * c.high:+.2f}]"
+        p = "-" if math.isnan(c.p) else f"{c.p:.3g}"
+        p_adj = "-" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.3g}"
+        verdict = {None: "too few seeds", True: "lower", False: "cannot tell apart"}[c.distinguishable]
+        rows.append([g.label, f"{100 * c.diff:+.2f}", ci, p, p_adj, verdict])
+    return rows
+
+
+COMPARISON_HEADER = ["group", "Δ vs best (points)", "95% CI of Δ", "p", "Holm-adjusted p", "verdict"]
+FAILED_HEADER = ["run", "status", "error", "path"]
+PLOT_TITLES = {
+    "curves": "Validation accuracy and loss per epoch (mean ± 1 std over seeds)",
+    "final": "Final test accuracy with 95% confidence intervals",
+    "params": "Test accuracy against parameters",
+    "time": "Test accuracy against wall time",
+    "confusion": "Confusion matrix of the best run",
+}
+
+
+def plot_titles(report: Report) -> dict[str, str]:
+    """Captions of every plot of the report, the effects' plots included."""
+    if not report.effects:
+        return PLOT_TITLES
+    from experiments.compare.effects_plots import plot_titles as effects_titles
+
+    return {**PLOT_TITLES, **effects_titles(report.effects)}
+
+
+def context_lines(report: Report) -> list[str]:
+    lines = [
+        f"- Runs: {len(report.runs)} ({len(report.runs) - len(report.failed)} finished, {len(report.failed)} not)"
+    ]
+    lines.append(
+        f"- Grouped by: {', '.join(f'`{k}`' for k in report.keys) or '(nothing varies)'}; seeds are repeats"
+    )
+    constants = report.constants()
+    if constants:
+        lines.append("- Shared settings: " + ", ".join(f"`{k}={v}`" for k, v in constants.items()))
+    sweeps = sorted({r.sweep for r in report.runs if r.sweep})
+    if sweeps:
+        lines.append("- Sweep: " + ", ".join(f"`{s}`" for s in sweeps))
+    for url in report.wandb_groups():
+        lines.append(f"- W&B group: [{url}]({url})")
+    offline = report.offline_wandb()
+    if offline:
+        lines.append(
+            f"- W&B: {offline} run(s) are offline only (upload them with `wandb sync <run dir>/wandb/offline-run-*`)"
+        )
+    lines.append(f"- Made with: `{report.command}`")
+    return lines
+
+
+def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
+    header = ["name", "group", "status", "error", "seed", *report.keys, *RUN_METRICS]
+    header += [
+        "best_epoch",
+        "epochs",
+        "params",
+        "flops",
+        "train_images_per_s",
+        "wall_time_s",
+        "source",
+        "path",
+        "wandb_url",
+    ]
+    group_of = {id(r): g.label for g in report.groups for r in g.runs}
+    rows = []
+    for run in report.runs:
+        row: list[Any] = [run.name, group_of.get(id(run), ""), run.status, run.error or "", run.seed]
+        row += [value_of(run, k) for k in report.keys]
+        row += [run.metric(m) for m in RUN_METRICS]
+        row += [run.best_epoch, run.epochs, run.params, run.flops, run.images_per_s, run.wall_time_s]
+        row += [run.source, run.path, (run.wandb or {}).get("url") or ""]
+        rows.append(row)
+    return header, rows

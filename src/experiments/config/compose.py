@@ -1,0 +1,166 @@
+"""The one way to compose a config: ``conf/`` plus overrides, with Hydra's errors as one-line ConfigErrors.
+
+The CLI, ``experiments layers``, the sweep's up-front check and the tests all compose through
+:func:`compose`; no torch is imported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
+
+from experiments.config.errors import ConfigError
+
+if TYPE_CHECKING:
+    from hydra._internal.hydra import Hydra
+
+CONFIG_NAME = "config"
+
+
+def config_dir() -> Path:
+    """``conf/`` shipped inside the package (wheel), else the source checkout's top-level ``conf/``."""
+    packaged = Path(__file__).resolve().parents[1] / "conf"
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[3] / "conf"
+
+
+@contextmanager
+def hydra_session(root: Path | None = None) -> Iterator[Hydra]:
+    """A Hydra instance on ``root`` (default :func:`config_dir`), cleared again on exit."""
+    from hydra import initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(
+            config_dir=str(root or config_dir()), version_base="1.3", job_name="experiments"
+        ):
+            yield GlobalHydra.instance().hydra
+    finally:
+        GlobalHydra.instance().clear()
+
+
+def compose(
+    overrides: Sequence[str] = (),
+    *,
+    hydra_config: bool = False,
+    validated: bool = True,
+    root: Path | None = None,
+) -> DictConfig:
+    """Compose ``conf/config.yaml`` with ``overrides`` (``hydra.*`` ones too with ``hydra_config``).
+
+    Raises :class:`ConfigError` for an unknown group option, key or bad YAML and, with ``validated``,
+    for any value that :func:`experiments.config.validate` refuses.
+    """
+    with hydra_session(root) as hydra:
+        cfg = compose_in(hydra, overrides, hydra_config=hydra_config)
+    if validated:
+        from experiments.config.rules import validate
+
+        validate(cfg)
+    return cfg
+
+
+def compose_in(
+    hydra: Hydra,
+    overrides: Sequence[str],
+    *,
+    hydra_config: bool = False,
+    with_log_configuration: bool = False,
+    multirun: bool = False,
+) -> DictConfig:
+    """Compose inside an open :func:`hydra_session` (a run keeps Hydra's node to start the job from it).
+
+    ``multirun``: compose a sweep's own config (sweep overrides such as ``a=1,2`` allowed).
+    """
+    import yaml
+    from hydra.errors import HydraException
+    from hydra.types import RunMode
+    from omegaconf import open_dict
+    from omegaconf.errors import OmegaConfBaseException
+
+    wanted = list(overrides) if hydra_config else [o for o in overrides if not o.startswith("hydra.")]
+    try:
+        cfg = hydra.compose_config(
+            config_name=CONFIG_NAME,
+            overrides=wanted,
+            run_mode=RunMode.MULTIRUN if multirun else RunMode.RUN,
+            from_shell=True,
+            with_log_configuration=with_log_configuration,
+        )
+    except (HydraException, OmegaConfBaseException) as error:
+        problem = explain(str(error))
+        if problem.key in _override_keys(wanted) and "Could not override" in str(error):
+            raise unknown_key(hydra, wanted, problem.key) from None
+        raise problem from None
+    except yaml.YAMLError as error:  # a hand-edited config file that is not valid YAML
+        raise ConfigError("config files", f"not valid YAML: {' '.join(str(error).split())}") from None
+    if not hydra_config:
+        with open_dict(cfg):
+            del cfg["hydra"]
+    return cfg
+
+
+def _override_keys(overrides: Sequence[str]) -> dict[str, str]:
+    """``{"trainer.max_epoch": "3"}`` for ``trainer.max_epoch=3`` (``+``/``~`` prefixes dropped)."""
+    pairs = (o.lstrip("+~").split("=", 1) for o in overrides if "=" in o)
+    return {key: value for key, value in pairs}
+
+
+def unknown_key(hydra: Hydra, overrides: Sequence[str], key: str) -> ConfigError:
+    """A key that no config has: the nearest real keys, from the config composed without it.
+
+    Hydra's own advice (append it with ``+``) is left out on purpose: a ``+`` key is ignored by the
+    builders, or reaches a constructor that does not take it and fails after the run dir exists.
+    """
+    from experiments.config.suggest import nearest_keys
+
+    value = _override_keys(overrides)[key]
+    rest = [o for o in overrides if o.lstrip("+~").split("=", 1)[0] != key]
+    try:
+        near = nearest_keys(compose_in(hydra, rest, hydra_config=True), key)
+    except ConfigError:
+        near = []
+    if not near:
+        return ConfigError(key, "no such key in the config; `experiments --cfg job` prints every key")
+    return ConfigError(key, f"no such key; did you mean {' or '.join(f'{k}={value}' for k in near)}?")
+
+
+def explain(message: str) -> ConfigError:
+    """Hydra's composition error as one line naming the key: ``pooling: no option 'foo'; choose one of ...``."""
+    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", message)
+    options = re.search(r"Available options in '[^']+':\s*(.*?)\s*Config search path", message, re.S)
+    if missing:
+        group, option = missing.groups()
+        choices = ", ".join(options.group(1).split()) if options else "see conf/" + group
+        return ConfigError(group.replace("/", "."), f"no option '{option}'; choose one of {choices}")
+    key = re.search(r"Could not override '([^']+)'", message)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    lines = lines[
+        : next((i for i, line in enumerate(lines) if line.startswith("Config search path")), len(lines))
+    ]
+    return ConfigError(key.group(1) if key else "overrides", " ".join(lines))
+
+
+def config_groups(root: Path | None = None) -> dict[str, list[str]]:
+    """Every config group under ``root`` (``hydra/launcher`` too) and its options, from the YAML files.
+
+    A folder whose files are not config options (``wandb_sweep/``: W&B sweep files) is left out.
+    """
+    root = root or config_dir()
+    groups: dict[str, list[str]] = {}
+    for path in sorted(root.rglob("*.yaml")):
+        folder = path.parent.relative_to(root).as_posix()
+        if path.parent != root and folder not in NOT_GROUPS:
+            groups.setdefault(folder, []).append(path.stem)
+    return groups
+
+
+# Folders of conf/ that hold other files than config options.
+NOT_GROUPS = frozenset({"wandb_sweep"})

@@ -1,0 +1,229 @@
+"""Validation rules: types, ranges and the model's geometry, checked before torch is imported.
+
+Pooling and activation options are not listed here: each is a file in ``conf/pooling/`` or
+``conf/activation/``, and Hydra refuses a name that has none (``pooling: no option 'median'``).
+The geometry check walks the model's own layer list, ``model.features`` (plain Python, no torch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from omegaconf import DictConfig, ListConfig, OmegaConf
+
+from experiments.config.errors import ConfigError
+from experiments.config.folders import check_image_folder
+from experiments.models.geometry import (
+    PADDING_MODES,
+    PADDING_SIZES,
+    Conv,
+    GeometryError,
+    Layer,
+    Pool,
+    feature_sizes,
+)
+
+# Lightning 2.x's precision flags (``Trainer(precision=...)``), as text.
+PRECISIONS = (
+    "32-true",
+    "16-mixed",
+    "bf16-mixed",
+    "16-true",
+    "bf16-true",
+    "64-true",
+    "transformer-engine",
+    "transformer-engine-float16",
+    "32",
+    "16",
+    "bf16",
+    "64",
+)
+MISSING = object()
+AUGMENT_KEYS = {"crop_padding", "padding_mode", "resized_crop_scale", "resized_crop_ratio", "hflip"}
+COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+@dataclass(frozen=True)
+class Rule:
+    key: str
+    check: Callable[[Any], bool]
+    requirement: str
+    optional: bool = False
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("seed", lambda v: _integer(v) and v >= 0, "must be a non-negative integer, e.g. seed=0"),
+    Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
+    Rule(
+        "threads",
+        lambda v: v is None or v == "auto" or (_integer(v) and v >= 1),
+        "must be auto, null (torch's default) or an integer >= 1",
+        optional=True,
+    ),
+    Rule("channels_last", lambda v: isinstance(v, bool), "must be true or false", optional=True),
+    Rule(
+        "compile",
+        lambda v: isinstance(v, bool) or v in COMPILE_MODES,
+        f"must be true, false or a torch.compile mode: {', '.join(COMPILE_MODES)}",
+        optional=True,
+    ),
+    Rule("image_size", lambda v: _integer(v) and v >= 1, "must be a positive integer (pixels)"),
+    Rule(
+        "model.name",
+        lambda v: isinstance(v, str) and v.strip() != "",
+        "must be the model's name (its file stem in conf/model/), e.g. lenet5",
+    ),
+    Rule(
+        "model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
+    ),
+    Rule("pooling.norm_type", lambda v: _number(v) and v > 0, "must be a positive number", optional=True),
+    Rule(
+        "padding.size",
+        lambda v: v in PADDING_SIZES or (_integer(v) and v >= 0),
+        f"must be one of {PADDING_SIZES} or a non-negative integer",
+    ),
+    Rule("padding.mode", lambda v: v in PADDING_MODES, f"must be one of {PADDING_MODES}"),
+    Rule("padding.value", _number, "must be a number", optional=True),
+    Rule("data.batch_size", lambda v: _integer(v) and v >= 1, "must be an integer >= 1"),
+    Rule("data.num_classes", lambda v: _integer(v) and v >= 2, "must be an integer >= 2"),
+    Rule("data.channels", lambda v: v in (1, 3), "must be 1 (grey) or 3 (RGB)"),
+    Rule("data.val_fraction", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)"),
+    Rule("data.test_fraction", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)"),
+    Rule("data.fit", lambda v: v in ("resize", "pad"), "must be 'resize' or 'pad'", optional=True),
+    *(
+        Rule(f"data.{k}", lambda v: isinstance(v, bool), "must be true or false", optional=True)
+        for k in ("in_memory", "cache", "skip_corrupt", "verify", "download")
+    ),
+    Rule("data.num_workers", lambda v: _integer(v) and v >= 0, "must be an integer >= 0", optional=True),
+    Rule(
+        "data.split", lambda v: v in (1, 2, 3), "must be 1, 2 or 3 (a split of datasplits.mat)", optional=True
+    ),
+    Rule(
+        "data.eval_batch_size",
+        lambda v: v is None or (_integer(v) and v >= 1),
+        "must be null or an integer >= 1",
+        optional=True,
+    ),
+    Rule(
+        "data.device",
+        lambda v: isinstance(v, str) and (v in ("auto", "cpu") or v.startswith(("cuda", "mps"))),
+        "must be auto, cpu or a device such as cuda:0",
+        optional=True,
+    ),
+    Rule(
+        "data.augment",
+        lambda v: isinstance(v, dict) and set(v) <= AUGMENT_KEYS,
+        f"must be a mapping with keys from {sorted(AUGMENT_KEYS)}",
+        optional=True,
+    ),
+    Rule("optimizer.lr", lambda v: _number(v) and v > 0, "must be a number > 0, e.g. optimizer.lr=0.001"),
+    Rule("optimizer.weight_decay", lambda v: _number(v) and v >= 0, "must be a number >= 0", optional=True),
+    Rule(
+        "optimizer.momentum", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
+    ),
+    Rule("scheduler.interval", lambda v: v in ("epoch", "step"), "must be 'epoch' or 'step'"),
+    Rule("trainer.max_epochs", lambda v: _integer(v) and v >= 1, "must be an integer >= 1"),
+    Rule(
+        "trainer.precision",
+        lambda v: str(v) in PRECISIONS,
+        f"must be one of Lightning's precisions: {', '.join(PRECISIONS)}",
+        optional=True,
+    ),
+    Rule(
+        "trainer.devices",
+        lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
+        "must be 'auto', -1, a positive integer or a list of device indices",
+    ),
+    Rule(
+        "logger.wandb.mode",
+        lambda v: v in ("auto", "online", "offline", "disabled"),
+        "must be auto, online, offline or disabled",
+        optional=True,
+    ),
+)
+
+
+def validate(cfg: DictConfig) -> None:
+    """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key."""
+    class_folders = OmegaConf.select(cfg, "data.class_folders", default=None)
+    if class_folders is not None:  # before data.num_classes, which the folders' count may fill in
+        check_image_folder(class_folders, _count_or_folders(cfg))
+    for rule in RULES:
+        try:
+            value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
+        except Exception as error:  # an interpolation that cannot resolve
+            raise ConfigError(rule.key, f"cannot be resolved ({error})") from None
+        if isinstance(value, DictConfig):
+            value = OmegaConf.to_container(value, resolve=True)
+        if value is MISSING:
+            if rule.optional:
+                continue
+            raise ConfigError(rule.key, f"is missing; it {rule.requirement}")
+        if not rule.check(value):
+            raise ConfigError(rule.key, f"{rule.requirement}; got {value!r} ({type(value).__name__})")
+    held_out = cfg.data.val_fraction + cfg.data.test_fraction
+    if held_out >= 1:
+        raise ConfigError(
+            "data.val_fraction",
+            f"val_fraction + test_fraction = {held_out:g} leaves no training data; keep their sum below 1",
+        )
+    layers = model_layers(cfg)
+    if layers is None:
+        return
+    try:
+        feature_sizes(layers, cfg.image_size, cfg.padding.size)
+    except GeometryError as error:
+        raise ConfigError("image_size", f"model={cfg.model.name}: {error}") from None
+
+
+def _count_or_folders(cfg: DictConfig) -> object:
+    """``data.num_classes`` as given; where it is the folders' own count, that count."""
+    node = cfg.data._get_node("num_classes")
+    if node is not None and node._is_interpolation():
+        return None
+    return cfg.data.num_classes
+
+
+def model_layers(cfg: DictConfig) -> tuple[Layer, ...] | None:
+    """The model's plain-Python layer list, ``model.features`` instantiated (``None``: the model has none).
+
+    A model without ``features`` (an outside network) gets no geometry check before torch loads.
+    """
+    from hydra.errors import HydraException
+    from hydra.utils import instantiate
+
+    try:
+        node = OmegaConf.select(cfg, "model.features", default=None, throw_on_missing=True)
+    except Exception as error:  # an interpolation that cannot resolve
+        raise ConfigError("model.features", f"cannot be resolved ({error})") from None
+    if node is None:
+        return None
+    try:
+        layers = instantiate(node) if isinstance(node, DictConfig | ListConfig) else node
+    except (HydraException, ImportError, AttributeError, TypeError, ValueError) as error:
+        while isinstance(error, HydraException) and error.__cause__ is not None:
+            error = error.__cause__  # Hydra wraps the error that says what is wrong
+        raise ConfigError("model.features", f"cannot be loaded ({' '.join(str(error).split())})") from None
+    if isinstance(layers, Sequence) and layers and all(isinstance(layer, Conv | Pool) for layer in layers):
+        return tuple(layers)
+    raise ConfigError(
+        "model.features",
+        "must give a non-empty sequence of experiments.models.geometry.Conv and Pool layers, e.g. "
+        "{_target_: hydra.utils.get_object, path: experiments.models.architectures.LENET5}; "
+        f"got {_short(layers)}",
+    )
+
+
+def _short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

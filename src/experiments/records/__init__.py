@@ -1,0 +1,1 @@
+"""What a run leaves behind: ``results.json``, its identity, redaction, per-run plots, the offline W&B reader."""

@@ -1,0 +1,91 @@
+"""One process per run dir: an ``flock`` on ``<run dir>/.run.lock``, which the OS releases when the process dies.
+
+So a run that is still training is never taken over (``resume=``, a second run in the same dir, a
+sweep resumed twice), and a killed run can be resumed at once. The file holds the holder's PID.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from pathlib import Path
+from typing import IO
+
+from experiments.records.atomic import remove_stale_temporaries
+
+LOCK_FILE = ".run.lock"
+_held: dict[Path, IO[str]] = {}
+
+
+class RunLocked(Exception):
+    """Another process holds the run dir's lock."""
+
+    def __init__(self, run_dir: Path, pid: int | None) -> None:
+        self.run_dir, self.pid = run_dir, pid
+        holder = f"PID {pid}" if pid else "another process"
+        super().__init__(f"{run_dir} is in use by a running job ({holder})")
+
+
+def lock_run_dir(run_dir: str | Path, tries: int = 3) -> bool:
+    """Take ``run_dir``'s lock for this process (making the dir); False where this process holds it already.
+
+    Raises :class:`RunLocked` where another process holds it, ``OSError`` where the dir is not writable.
+    Temporary files that killed writers left in the dir are removed once the lock is held.
+    """
+    run_dir = Path(run_dir)
+    key = run_dir.resolve()
+    if key in _held:
+        return False
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held while the run goes on)
+    for attempt in range(tries):
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if attempt == tries - 1:
+                pid = _pid_in(handle)
+                handle.close()
+                raise RunLocked(run_dir, pid) from None
+            time.sleep(0.05)  # a reader (lock_holder) may hold it for a moment
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    _held[key] = handle
+    for directory in (run_dir, run_dir / "checkpoints"):
+        remove_stale_temporaries(directory)
+    return True
+
+
+def unlock_run_dir(run_dir: str | Path) -> None:
+    """Release this process's lock on ``run_dir`` (nothing where it holds none)."""
+    handle = _held.pop(Path(run_dir).resolve(), None)
+    if handle is not None:
+        fcntl.flock(handle, fcntl.LOCK_UN)
+        handle.close()
+
+
+def lock_holder(run_dir: str | Path) -> int | None:
+    """The PID that holds ``run_dir``'s lock (0 where unknown), or None where no process does."""
+    run_dir = Path(run_dir)
+    if run_dir.resolve() in _held:
+        return os.getpid()
+    try:
+        handle = open(run_dir / LOCK_FILE)  # noqa: SIM115
+    except OSError:
+        return None
+    with handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return _pid_in(handle) or 0
+        fcntl.flock(handle, fcntl.LOCK_UN)
+    return None
+
+
+def _pid_in(handle: IO[str]) -> int | None:
+    handle.seek(0)
+    text = handle.read().strip()
+    return int(text) if text.isdigit() else None

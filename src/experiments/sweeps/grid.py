@@ -1,0 +1,94 @@
+"""A grid sweep's jobs, expanded as Hydra's basic sweeper does, and checked before any job starts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.config import ConfigError, compose
+from experiments.sweeps.identical import identical_jobs
+
+
+def grid_jobs(config: DictConfig) -> list[list[str]] | None:
+    """Every job's overrides in a grid sweep (as Hydra's basic sweeper expands them); None for a search."""
+    from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    if not is_grid(config):
+        return None
+    task = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+    params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
+    task += [f"{key}={value}" for key, value in params.items()]
+    parsed = OverridesParser.create().parse_overrides(task)
+    return [list(job) for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None) for job in batch]
+
+
+def is_grid(config: DictConfig) -> bool:
+    """Whether Hydra's basic (grid) sweeper runs the sweep; a search sweeper (Optuna) picks values itself."""
+    return "BasicSweeper" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="BasicSweeper"))
+
+
+def count_jobs(config: DictConfig) -> int | None:
+    """Jobs in a grid sweep, or ``n_trials`` of a search sweeper."""
+    trials = OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
+    if trials:
+        return int(trials)
+    jobs = grid_jobs(config)
+    return len(jobs) if jobs is not None else None
+
+
+@dataclass(frozen=True)
+class UpFrontCheck:
+    """What :func:`check_sweep` found.
+
+    ``grid`` is False where a search sweeper picks the values; ``jobs`` holds each grid job's overrides
+    and ``configs`` its composed config (None where it is invalid, with its line in ``problems``);
+    ``identical`` maps a job to the earlier job that is the same experiment (:mod:`.identical`).
+    """
+
+    grid: bool
+    problems: list[str]
+    jobs: list[list[str]] = field(default_factory=list)
+    configs: list[DictConfig | None] = field(default_factory=list)
+    identical: dict[int, int] = field(default_factory=dict)
+    dry_run: bool = False
+
+
+def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
+    """For ``-m`` command lines: compose and validate every job of a grid sweep before any starts.
+
+    ``problems`` has one line per bad job (empty when all are fine, or when a search sweeper picks
+    the values: those are checked in each trial).
+    """
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    overrides = [a for a in argv if "=" in a and not a.startswith("-")]
+    fixed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
+    first = compose([o.input_line for o in fixed if o.input_line], hydra_config=True, validated=False)
+    sweep = OmegaConf.create(
+        {
+            "hydra": {
+                "sweeper": OmegaConf.to_container(first.hydra.sweeper),
+                "overrides": {"task": [o for o in overrides if not o.startswith("hydra.")]},
+            }
+        }
+    )
+    problems: list[str] = []
+    jobs = grid_jobs(sweep) or []
+    configs: list[DictConfig | None] = []
+    for number, job in enumerate(jobs):
+        try:
+            configs.append(compose(job))
+        except ConfigError as error:
+            configs.append(None)
+            problems.append(f"job {number} ({' '.join(job)}): {error}")
+    return UpFrontCheck(
+        grid=is_grid(sweep),
+        problems=problems,
+        jobs=jobs,
+        configs=configs,
+        identical=identical_jobs(configs),
+        dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
+    )

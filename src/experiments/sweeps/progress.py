@@ -1,0 +1,213 @@
+"""Progress lines of a sweep and its summary at the end: :class:`SweepCallback`, a Hydra callback.
+
+Set in ``conf/config.yaml`` (``hydra.callbacks``); it runs in the process that launches the jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.records.results import RESULTS_FILE
+from experiments.sweeps.grid import count_jobs
+from experiments.sweeps.table import SUMMARY_MD, job_rows, write_summary
+
+START_VARIABLE = "EXPERIMENTS_SWEEP_START"
+TOTAL_VARIABLE = "EXPERIMENTS_SWEEP_TOTAL"
+FINAL_STATUSES = ("ok", "failed", "interrupted", "skipped")
+
+
+def clock(seconds: float) -> str:
+    """``h:mm:ss``"""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}"
+
+
+def done_count(sweep_dir: Path, job_num: int, since: float | None) -> int:
+    """Jobs of the sweep that are done: ended in this sweep (written since it began) or skipped ones passed.
+
+    A job that an earlier attempt of the sweep finished counts once the launcher reaches it (jobs are
+    dispatched in order), not before.
+    """
+    done = 0
+    for path in sweep_dir.glob(f"*/{RESULTS_FILE}"):
+        if not path.parent.name.isdigit() or _status(path) not in FINAL_STATUSES:
+            continue
+        if int(path.parent.name) <= job_num or since is None or path.stat().st_mtime >= since:
+            done += 1
+    return done
+
+
+def _status(results_file: Path) -> str:
+    try:
+        return str(json.loads(results_file.read_text()).get("status", "?"))
+    except (OSError, ValueError):
+        return "missing"
+
+
+class SweepCallback(Callback):
+    """Prints ``[k/N]`` lines as jobs start and end; at the end saves and prints the sweep summary.
+
+    Where a launcher runs the jobs in processes whose output goes to files (submitit), a thread of the
+    launching process prints the lines instead, from the jobs' ``results.json``. It also makes Hydra's
+    ``.hydra`` files of every job masked and atomic (:mod:`experiments.records.hydra_files`).
+    """
+
+    failed_jobs = 0
+
+    def __init__(self) -> None:
+        from experiments.records.hydra_files import install
+
+        install()
+        self._watcher: ResultsWatcher | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_watcher": None}  # a thread does not travel to a job's process
+
+    def __setstate__(self, state: dict[str, Any]) -> None:  # unpickled in a launcher's worker process
+        from experiments.records.hydra_files import install
+
+        self.__dict__.update(state)
+        install()
+
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        SweepCallback.failed_jobs = 0
+        os.environ[START_VARIABLE] = str(time.time())
+        total = count_jobs(config)
+        os.environ[TOTAL_VARIABLE] = str(total or "?")
+        print(f"Sweep of {total} jobs into {config.hydra.sweep.dir}", flush=True)
+        if "submitit" in str(OmegaConf.select(config, "hydra.launcher._target_", default="")):
+            resume = str(OmegaConf.select(config, "sweep.resume", default=False)).lower() not in (
+                "false",
+                "none",
+            )
+            self._watcher = ResultsWatcher(Path(config.hydra.sweep.dir), str(total or "?"), skipped_ok=resume)
+            self._watcher.start()
+
+    def on_job_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if config.hydra.mode is None or str(config.hydra.mode) != "RunMode.MULTIRUN":
+            return
+        print(
+            f"[{config.hydra.job.num + 1}/{os.environ.get(TOTAL_VARIABLE, '?')}] start  "
+            f"{_overrides(config)}  (sweep time {self._elapsed()})",
+            flush=True,
+        )
+
+    def on_job_end(self, config: DictConfig, job_return: Any, **kwargs: Any) -> None:
+        if str(config.hydra.mode) != "RunMode.MULTIRUN":
+            return
+        from experiments.records.lock import unlock_run_dir
+
+        unlock_run_dir(config.hydra.runtime.output_dir)  # taken for the job (records.hydra_files, cli.train)
+        status = _status(Path(config.hydra.runtime.output_dir) / RESULTS_FILE)
+        start = os.environ.get(START_VARIABLE)
+        done = done_count(Path(config.hydra.sweep.dir), config.hydra.job.num, float(start) if start else None)
+        print(
+            f"[{done}/{os.environ.get(TOTAL_VARIABLE, '?')} done] {status:<6} "
+            f"{_overrides(config)}  (sweep time {self._elapsed()})",
+            flush=True,
+        )
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        if getattr(self, "_watcher", None) is not None:
+            self._watcher.finish()
+            self._watcher = None
+        sweep_dir = Path(config.hydra.sweep.dir)
+        rows = job_rows(sweep_dir)
+        table = write_summary(sweep_dir, rows)
+        failed = [r for r in rows if r["status"] not in ("ok", "skipped")]
+        SweepCallback.failed_jobs = len(failed)
+        print(
+            f"\nSweep finished in {self._elapsed()}: {len(rows) - len(failed)} of {len(rows)} jobs ok.\n{table}"
+        )
+        print(f"Summary: {sweep_dir / SUMMARY_MD}\nCompare the jobs: experiments compare {sweep_dir}")
+        if list(sweep_dir.glob("*/wandb/offline-run-*")):
+            print(
+                f"Upload the offline W&B runs of this sweep with: wandb sync {sweep_dir}/*/wandb/offline-run-*"
+            )
+        if failed:
+            print(
+                f"{len(failed)} job(s) failed; re-run the same command with sweep.resume=true to retry them "
+                "and skip the finished ones."
+            )
+
+    @staticmethod
+    def _elapsed() -> str:
+        start = os.environ.get(START_VARIABLE)
+        return clock(time.time() - float(start)) if start else "?"
+
+
+def _overrides(config: DictConfig) -> str:
+    from experiments.records.redaction import redact
+
+    return str(redact(",".join(str(o) for o in config.hydra.overrides.task)))
+
+
+class ResultsWatcher(threading.Thread):
+    """The ``[k/N]`` lines of jobs that run elsewhere, from changes of their ``results.json`` (polled)."""
+
+    def __init__(self, sweep_dir: Path, total: str, skipped_ok: bool, interval: float = 0.5) -> None:
+        super().__init__(name="sweep-progress", daemon=True)
+        self.sweep_dir, self.total, self.interval = sweep_dir, total, interval
+        self._stop_event = threading.Event()
+        self._seen = {path: self._stamp(path) for path in self._results()}
+        self._reported: dict[Path, str] = {}
+        self._done = 0
+        if skipped_ok:  # finished before: sweep.resume skips them
+            for path in sorted(self._seen, key=lambda p: int(p.parent.name)):
+                if self._seen[path][1] == "ok":
+                    self._reported[path] = "done"
+                    self._line(path, "ok", done=True, note=" (finished before, skipped)")
+
+    def run(self) -> None:
+        while not self._stop_event.wait(self.interval):
+            self.poll()
+
+    def finish(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=10)
+        self.poll()
+
+    def poll(self) -> None:
+        for path in self._results():
+            stamp = self._stamp(path)
+            before = self._seen.get(path)
+            if stamp == before:
+                continue
+            self._seen[path] = stamp
+            event = "start" if stamp[1] == "running" else "done" if stamp[1] in FINAL_STATUSES else None
+            if event is not None and self._reported.get(path) != event:  # a job rewrites its record often
+                self._reported[path] = event
+                self._line(path, "start" if event == "start" else stamp[1], done=event == "done")
+
+    def _line(self, path: Path, status: str, done: bool, note: str = "") -> None:
+        from experiments.records.redaction import redact
+
+        try:
+            overrides = ",".join(json.loads(path.read_text()).get("overrides") or [])
+        except (OSError, ValueError):
+            overrides = path.parent.name
+        if done:
+            self._done += 1
+            head = f"[{self._done}/{self.total} done] {status:<6}"
+        else:
+            head = f"[{int(path.parent.name) + 1}/{self.total}] start "
+        print(f"{head} {redact(overrides)}{note}  (sweep time {SweepCallback._elapsed()})", flush=True)
+
+    def _results(self) -> list[Path]:
+        return sorted(p for p in self.sweep_dir.glob(f"*/{RESULTS_FILE}") if p.parent.name.isdigit())
+
+    @staticmethod
+    def _stamp(path: Path) -> tuple[int, str]:
+        try:
+            return path.stat().st_mtime_ns, _status(path)
+        except OSError:
+            return 0, "missing"

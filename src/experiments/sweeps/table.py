@@ -1,0 +1,77 @@
+"""The sweep summary: one row per job (overrides, status, main metrics), as JSON and a Markdown table."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from experiments.records.atomic import write_atomic
+from experiments.records.results import RESULTS_FILE
+
+SUMMARY_JSON = "sweep_summary.json"
+SUMMARY_MD = "sweep_summary.md"
+
+
+def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
+    """One row per job dir: number, overrides, status, error, the main metrics, wall time, device."""
+    rows = []
+    job_dirs = sorted(
+        (p for p in sweep_dir.iterdir() if p.is_dir() and p.name.isdigit()), key=lambda p: int(p.name)
+    )
+    for job_dir in job_dirs:
+        overrides_file = job_dir / ".hydra" / "overrides.yaml"
+        overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
+        results_file = job_dir / RESULTS_FILE
+        results = json.loads(results_file.read_text()) if results_file.is_file() else {}
+        metrics = results.get("metrics") or {}
+        device = results.get("device") or {}
+        rows.append(
+            {
+                "job": int(job_dir.name),
+                "dir": str(job_dir),
+                "overrides": overrides,
+                "status": results.get("status", "missing"),
+                "error": results.get("error"),
+                "test/acc": metrics.get("test/acc"),
+                "val/acc_best": metrics.get("val/acc_best"),
+                "wall_time_s": results.get("wall_time_s"),
+                "device": device.get("assigned") or device.get("root_device"),
+            }
+        )
+    return rows
+
+
+def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]]) -> str:
+    """Save ``sweep_summary.json`` and ``sweep_summary.md``; return the Markdown table."""
+
+    def cell(value: Any, digits: int = 4) -> str:
+        if isinstance(value, float):
+            return f"{value:.{digits}f}"
+        return "" if value is None else str(value).replace("|", "\\|")
+
+    header = (
+        "| job | overrides | status | test/acc | val/acc_best | wall s | device | error |\n"
+        + "|---" * 8
+        + "|"
+    )
+    lines = [
+        f"| {r['job']} | {cell(' '.join(r['overrides']))} | {r['status']} | {cell(r['test/acc'])} | "
+        f"{cell(r['val/acc_best'])} | {cell(r['wall_time_s'], 1)} | {cell(r['device'])} | {cell((r['error'] or '')[:120])} |"
+        for r in rows
+    ]
+    counts = {
+        status: sum(r["status"] == status for r in rows) for status in sorted({r["status"] for r in rows})
+    }
+    table = "\n".join([header, *lines])
+    write_atomic(sweep_dir / SUMMARY_JSON, json.dumps({"counts": counts, "jobs": list(rows)}, indent=2))
+    write_atomic(sweep_dir / SUMMARY_MD, f"# Sweep {sweep_dir}\n\n{count_line(counts)}\n\n{table}\n")
+    return table
+
+
+def count_line(counts: dict[str, int]) -> str:
+    """``6 jobs: 5 ok, 1 failed``"""
+    return f"{sum(counts.values())} jobs: " + ", ".join(f"{n} {status}" for status, n in counts.items())

@@ -1,0 +1,113 @@
+"""Reading checkpoints and weight files safely: tensors and plain values only, never pickled code."""
+
+from __future__ import annotations
+
+import pickle
+import re
+from pathlib import Path
+from typing import Any
+
+from experiments.config import ConfigError
+
+
+def load_checkpoint(
+    path: str | Path, *, key: str = "resume", expect_model: str | None = None
+) -> dict[str, Any]:
+    """``torch.load(weights_only=True)`` with errors that name the config key, the file and the fix."""
+    import torch
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(key, f"no file at {path}")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(error))
+        what = f"it pickles {found.group(1)}" if found else "it holds objects besides tensors"
+        raise ConfigError(
+            key,
+            f"{path} is not a plain tensor file ({what}) and was refused by torch.load(weights_only=True). "
+            "Only load files you trust; re-save the weights with torch.save(model.state_dict(), path).",
+        ) from None
+    except (RuntimeError, EOFError, OSError) as error:
+        raise ConfigError(key, f"{path} is not a readable checkpoint ({error})") from None
+    if not isinstance(state, dict):
+        raise ConfigError(key, f"{path} holds a {type(state).__name__}, not a state_dict or checkpoint")
+    saved = (
+        (state.get("config") or {}).get("model", {}).get("name")
+        if isinstance(state.get("config"), dict)
+        else None
+    )
+    if expect_model is not None and saved is not None and saved != expect_model:
+        raise ConfigError(
+            key,
+            f"{path} is a checkpoint of model={saved}, but this run is model={expect_model}; add model={saved}",
+        )
+    return state
+
+
+def refuse_bad_weights(cfg: Any) -> None:
+    """Before a run dir exists: ``model.net.weights`` must be a readable plain tensor file (or the ImageNet name)."""
+    from omegaconf import OmegaConf
+
+    weights = OmegaConf.select(cfg, "model.net.weights", default=None)
+    if weights is None or str(weights) == "IMAGENET1K_V1":
+        return
+    path = Path(str(weights)).expanduser()
+    if not path.is_file():
+        raise ConfigError("model.net.weights", f"no file at {path}; give the path of a saved state_dict")
+    load_checkpoint(path, key="model.net.weights")
+
+
+def atomic_checkpoint_io() -> Any:
+    """Lightning's ``TorchCheckpointIO``, writing each ``.ckpt`` as a temporary file in its own dir, fsynced, renamed.
+
+    Lightning's own writer goes through an fsspec transaction: a temporary file in ``/tmp``, then a
+    copy across filesystems that a full disk leaves truncated under the checkpoint's real name.
+    """
+    import io
+
+    import torch
+    from lightning_fabric.plugins.io.torch_io import TorchCheckpointIO
+
+    from experiments.records.atomic import write_atomic
+
+    class AtomicCheckpointIO(TorchCheckpointIO):
+        def save_checkpoint(self, checkpoint: dict[str, Any], path: Any, storage_options: Any = None) -> None:
+            if storage_options is not None or "://" in str(path):
+                super().save_checkpoint(checkpoint, path, storage_options)
+                return
+            buffer = io.BytesIO()
+            torch.save(checkpoint, buffer)
+            write_atomic(Path(path), buffer.getbuffer())
+
+    return AtomicCheckpointIO()
+
+
+def reroot_checkpoint_state(checkpoint: dict[str, Any], dirpaths: dict[str, str]) -> list[str]:
+    """Point the ``ModelCheckpoint`` states of a loaded checkpoint at today's checkpoint dirs (a moved run dir).
+
+    ``dirpaths``: each callback's state key -> its ``dirpath`` now. Lightning keeps absolute paths
+    in the state (``best_model_path``, ``best_k_models`` ...) and would test, or resume, from the
+    dir the run was in before. Returns the state keys that were re-rooted.
+    """
+    moved = []
+    for key, state in (checkpoint.get("callbacks") or {}).items():
+        now = dirpaths.get(key)
+        before = state.get("dirpath") if isinstance(state, dict) else None
+        if now is None or not before or before == now:
+            continue
+
+        def moved_path(path: Any, before: str = before, now: str = now) -> Any:
+            if isinstance(path, str) and path.startswith(before.rstrip("/") + "/"):
+                return now.rstrip("/") + path[len(before.rstrip("/")) :]
+            return path
+
+        for field in ("best_model_path", "last_model_path", "kth_best_model_path"):
+            if field in state:
+                state[field] = moved_path(state[field])
+        if isinstance(state.get("best_k_models"), dict):
+            state["best_k_models"] = {moved_path(k): v for k, v in state["best_k_models"].items()}
+        state["dirpath"] = now
+        moved.append(str(key))
+    return moved

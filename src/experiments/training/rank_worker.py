@@ -1,0 +1,20 @@
+"""``python -m experiments.training.rank_worker CONFIG``: an extra DDP rank of a job (started by RankLauncher).
+
+It trains on the job's saved, resolved config and writes no records; rank 0 is the job's own process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(config_file: str) -> None:
+    from omegaconf import OmegaConf
+
+    from experiments.training.job import run_job
+
+    run_job(OmegaConf.load(config_file), rank_worker=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

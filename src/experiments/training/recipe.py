@@ -1,0 +1,185 @@
+"""The training recipe of one job, top to bottom: threads, seed, data, model, loggers, Trainer, fit, test.
+
+Like torchvision's ``references/classification/train.py`` it reads in order; what surrounds it (the
+results record's status, signals, the device share, W&B's finish) lives in :mod:`experiments.training.job`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig
+
+from experiments.training.context import JobContext
+from experiments.training.report import describe_device, device_line, layer_table_or_none, parameter_counts
+
+log = logging.getLogger("experiments")
+
+
+def train_and_test(job: JobContext) -> float | None:
+    """Fit and test ``job.cfg``; record everything in ``results.json``; return the sweepers' objective."""
+    import pytorch_lightning as pl
+    import torch
+    from hydra.utils import instantiate
+
+    from experiments.training.callbacks import History
+    from experiments.training.checkpoints import load_checkpoint
+    from experiments.training.threads import choose_threads
+
+    cfg, results = job.cfg, job.results
+    setting = cfg.get("threads", "auto")
+    if job.share is not None and job.share.threads and not isinstance(setting, int):
+        setting = job.share.threads  # a parallel sweep divides the cores among its jobs
+    torch.set_num_threads(choose_threads(setting, deterministic=bool(cfg.get("deterministic"))))
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+
+    datamodule = instantiate(cfg.data)
+    module = build_module(cfg, config=job.config)
+    resume = cfg.get("resume")
+    if resume:
+        load_checkpoint(resume, expect_model=cfg.model.name)  # a clear error for a foreign or unsafe file
+    for logger in job.loggers:
+        logger.log_hyperparams(job.logged_config)
+
+    history = History(
+        on_epoch=(lambda epochs: results.update(history=full_history(cfg, epochs))) if results else None
+    )
+    callbacks = [instantiate(c) for c in (cfg.callbacks or {}).values() if c] + [history]
+    if job.stop is not None:
+        callbacks.append(job.stop)
+    placement = job.share.trainer_overrides() if job.share is not None else {}
+    # Lightning's own model summary goes unseen (our layer table is printed instead; see record_model).
+    trainer = instantiate(
+        cfg.trainer, logger=job.loggers or False, callbacks=callbacks, enable_model_summary=False, **placement
+    )
+    use_cuda_runtime_checks(trainer)
+    if results:
+        record_model(job, module.net, trainer)
+
+    fit_start = time.perf_counter()
+    trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
+    fit_seconds = time.perf_counter() - fit_start
+    checkpoint = trainer.checkpoint_callback
+    best_path = checkpoint.best_model_path if checkpoint is not None else ""
+    tested = trainer.test(
+        module, datamodule=datamodule, ckpt_path="best" if best_path else None, verbose=False
+    )
+
+    epochs = full_history(cfg, history.epochs)
+    metrics = final_metrics(tested[0] if tested else {}, epochs)
+    confusion = module.confusion.compute().tolist() if module.confusion.update_count else None
+    if not trainer.is_global_zero or results is None:
+        return None
+    scored = [r for r in epochs if "val/acc" in r]
+    results.update(
+        status="ok",
+        metrics=metrics,
+        best_epoch=max(scored, key=lambda r: r["val/acc"])["epoch"] if scored else None,
+        epochs=len(epochs),
+        best_checkpoint=best_path or None,
+        history=epochs,
+        epoch_numbering="1-based: epoch 1 is the first pass over the training data (history, best_epoch)",
+        throughput={"train_images_per_s": history.images_per_second, "train_seconds": history.train_seconds},
+        fit_time_s=fit_seconds,
+        wall_time_s=time.perf_counter() - job.started,
+        data_info=datamodule.describe(),
+        confusion_matrix=confusion,
+        finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    )
+    record_plots(job)
+    key = cfg.optimized_metric
+    return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def build_module(cfg: DictConfig, *, config: dict[str, Any] | None = None) -> Any:
+    """The LightningModule of ``cfg``: network, loss, optimizer, scheduler and speed options."""
+    from hydra.utils import instantiate
+
+    from experiments.training.module import ClassificationModule
+
+    return ClassificationModule(
+        instantiate(cfg.model.net),
+        num_classes=cfg.data.num_classes,
+        optimizer=instantiate(cfg.optimizer),
+        scheduler=instantiate(cfg.scheduler.factory) if cfg.scheduler.get("factory") else None,
+        scheduler_interval=cfg.scheduler.interval,
+        loss=instantiate(cfg.model.loss) if cfg.model.get("loss") else None,
+        config=config,
+        channels_last=bool(cfg.get("channels_last")),
+        compile=cfg.get("compile") or False,
+    )
+
+
+def use_cuda_runtime_checks(trainer: Any) -> None:
+    """Undo Lightning's ``PYTORCH_NVML_BASED_CUDA_CHECK=1`` unless a strategy forks after this point.
+
+    Lightning sets it at import so that a parent process that later forks (``ddp_fork``) does not
+    initialise CUDA. With it set, every ``torch.cuda.is_available()`` asks NVML, and Adam calls that
+    once per optimizer step: 30-300 us a step on a CPU machine with a CUDA build of torch
+    (docs/benchmarks.md). Only fork-based strategies need it, and they fork in ``fit``.
+    """
+    import os
+
+    if getattr(trainer.strategy, "_start_method", None) != "fork":
+        os.environ.pop("PYTORCH_NVML_BASED_CUDA_CHECK", None)
+
+
+def record_model(job: JobContext, net: Any, trainer: Any) -> None:
+    """Parameters, FLOPs, the layer table and the device, in ``results.json`` and the loggers."""
+    from experiments.models.layer_table import summary_metrics
+
+    assert job.results is not None
+    device = describe_device(trainer) | (job.share.describe() if job.share is not None else {})
+    log.info("device: %s", device_line(device))
+    table = layer_table_or_none(net, job.cfg)
+    if table and job.cfg.trainer.get("enable_model_summary") and sys.stdout.isatty():
+        from experiments.models.layer_table import format_table
+
+        print(format_table(table), flush=True)
+    flops = table["totals"]["flops"] if table else None
+    job.results.update(params=parameter_counts(net), flops=flops, summary=table, device=device)
+    if table:
+        for logger in job.loggers:
+            logger.log_metrics(summary_metrics(table), step=0)
+
+
+def final_metrics(tested: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:
+    """Test metrics, the last epoch's train/val metrics and the best validation accuracy."""
+    metrics = {k: float(v) for k, v in tested.items()}
+    last = epochs[-1] if epochs else {}
+    metrics.update({k: last[k] for k in ("train/loss", "train/acc", "val/loss", "val/acc") if k in last})
+    scored = [r["val/acc"] for r in epochs if "val/acc" in r]
+    if scored:
+        metrics["val/acc_best"] = max(scored)
+    return metrics
+
+
+def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[str, float]]:
+    """After a resume, the epochs recorded before the interruption come first (from the earlier attempt)."""
+    if not cfg.get("resume") or not epochs:
+        return epochs
+    run_dir = Path(cfg.paths.output_dir)
+    attempts = sorted(run_dir.glob("results.attempt-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
+    earlier = json.loads(attempts[-1].read_text()).get("history") or [] if attempts else []
+    first_new = epochs[0]["epoch"]
+    return [r for r in earlier if r["epoch"] < first_new] + epochs
+
+
+def record_plots(job: JobContext) -> None:
+    """Curves and confusion matrix as PNGs in the run dir, also logged as images; never fails the job."""
+    from experiments.records.plots import log_images, save_run_plots
+
+    assert job.results is not None
+    try:
+        paths = save_run_plots(job.run_dir, job.results.data)
+    except Exception as error:  # plots are a report, not the result
+        log.warning("could not draw the run's plots: %s", error)
+        return
+    log_images(job.loggers, paths)
+    job.results.update(plots=[str(p.relative_to(job.run_dir)) for p in paths])

@@ -1,0 +1,157 @@
+"""``resume=auto|<run dir>|<checkpoint>``: what to continue from, checked before any training starts.
+
+A run dir another process is training in is never continued (its lock, :mod:`experiments.records.lock`);
+of its checkpoints the newest that loads is taken (torch is imported only to check them).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from omegaconf import DictConfig, OmegaConf
+
+from experiments.config import ConfigError
+from experiments.records.lock import lock_holder
+
+CHECKPOINTS = ("interrupted.ckpt", "last.ckpt")
+# Keys that may differ between a run and its continuation.
+VOLATILE = ("paths", "resume", "hydra", "sweep", "tags")
+
+
+def _identity(config: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in config.items() if k not in VOLATILE}
+
+
+def checkpoints_newest_first(run_dir: Path) -> list[Path]:
+    """``interrupted.ckpt`` and ``last.ckpt`` of a run dir's ``checkpoints/``, the newest first."""
+    found = [run_dir / "checkpoints" / name for name in CHECKPOINTS]
+    return sorted((p for p in found if p.is_file()), key=lambda p: p.stat().st_mtime, reverse=True)
+
+
+def latest_checkpoint(run_dir: Path, skipped: list[str] | None = None) -> Path | None:
+    """The newest of ``interrupted.ckpt`` and ``last.ckpt`` that loads (``torch.load(weights_only=True)``).
+
+    Each newer one that does not load is noted in ``skipped`` (its name and why).
+    """
+    from experiments.training.checkpoints import load_checkpoint
+
+    for checkpoint in checkpoints_newest_first(run_dir):
+        try:
+            load_checkpoint(checkpoint)
+        except ConfigError as error:
+            if skipped is not None:
+                skipped.append(str(error).split(": ", 1)[-1].replace(str(checkpoint), checkpoint.name))
+            continue
+        return checkpoint
+    return None
+
+
+def refuse_locked(run_dir: Path, key: str = "resume") -> None:
+    """A run dir that another process is training in is refused, naming its PID."""
+    pid = lock_holder(run_dir)
+    if pid is not None:
+        holder = f"PID {pid}" if pid else "another process"
+        raise ConfigError(
+            key, f"{run_dir} is in use by a running job ({holder}); wait for it to end, or stop it first"
+        )
+
+
+def find_resumable(root: Path, cfg: DictConfig) -> Path | None:
+    """The newest unfinished run dir under ``root`` whose saved config equals ``cfg`` (paths aside)."""
+    return next(resumable_runs(root, cfg), None)
+
+
+def resumable_runs(root: Path, cfg: DictConfig) -> Iterator[Path]:
+    """Unfinished run dirs under ``root`` with ``cfg``'s config and a checkpoint, not in use; the newest first."""
+    wanted = _identity(OmegaConf.to_container(cfg, resolve=False))
+    candidates = sorted(root.glob("**/.hydra/config.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
+    for saved in candidates:
+        run_dir = saved.parent.parent
+        results = run_dir / "results.json"
+        status = json.loads(results.read_text()).get("status") if results.is_file() else "missing"
+        if status == "ok" or not checkpoints_newest_first(run_dir) or lock_holder(run_dir) is not None:
+            continue
+        if _identity(OmegaConf.to_container(OmegaConf.load(saved), resolve=False)) == wanted:
+            yield run_dir
+
+
+def resolve_resume(
+    value: str, cfg: DictConfig, root: Path = Path("outputs"), skipped: list[str] | None = None
+) -> tuple[Path, Path] | None:
+    """``(run dir, checkpoint)`` to continue, or None for ``auto`` without a match. Raises ConfigError.
+
+    ``skipped`` collects the newer checkpoints passed over because they do not load.
+    """
+    skipped = [] if skipped is None else skipped
+    if value == "auto":
+        for run_dir in resumable_runs(root, cfg):
+            checkpoint = latest_checkpoint(run_dir, skipped)
+            if checkpoint is not None:
+                return run_dir, checkpoint
+        return None
+    path = Path(value)
+    if not path.exists():
+        raise ConfigError("resume", f"{value} does not exist; give a run dir, a .ckpt file, or resume=auto")
+    if path.is_dir():
+        refuse_locked(path)
+        checkpoint = latest_checkpoint(path, skipped)
+        if checkpoint is None:
+            found = "; ".join(skipped) or "none is there"
+            raise ConfigError(
+                "resume", f"{value} has no checkpoints/interrupted.ckpt or last.ckpt that loads ({found})"
+            )
+        return path, checkpoint
+    run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
+    refuse_locked(run_dir)
+    saved = run_dir / ".hydra" / "config.yaml"
+    if saved.is_file():
+        model = OmegaConf.select(OmegaConf.load(saved), "model.name")
+        if model != cfg.model.name:
+            raise ConfigError(
+                "resume",
+                f"{value} is a checkpoint of model={model}, but this run is model={cfg.model.name}; "
+                f"add model={model} or resume another run",
+            )
+    return run_dir, path
+
+
+@contextmanager
+def claimed_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold the run dir's lock (taken before anything is written there) while the run goes on.
+
+    ConfigError where another process holds it, where the dir is not writable, and for a full disk
+    (:class:`experiments.records.atomic.NoSpaceLeft`, e.g. while Hydra writes ``.hydra/``).
+    """
+    from experiments.records.atomic import no_space
+    from experiments.records.lock import RunLocked, lock_run_dir, unlock_run_dir
+
+    try:
+        lock_run_dir(run_dir)
+    except RunLocked as held:
+        raise ConfigError(
+            "hydra.run.dir", f"{held}; choose another dir, or wait for it to end and resume={run_dir}"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{run_dir} is not writable ({error.strerror or error}); choose a dir you can write to",
+        ) from None
+    try:
+        yield
+    except OSError as error:
+        if (full := no_space(error)) is None:
+            raise
+        raise no_space_error(full) from error
+    finally:
+        unlock_run_dir(run_dir)
+
+
+def no_space_error(full: OSError) -> ConfigError:
+    """The one line for a full disk: where, and what to do; the files written before are intact."""
+    return ConfigError(
+        "hydra.run.dir", f"{full}; free space there or choose another dir (the earlier files are intact)"
+    )

@@ -1,0 +1,117 @@
+"""The house rules, read from the source: no import circle (function-level imports included), small modules."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "src" / "experiments"
+MAX_LINES = 350
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """Every package module that ``path`` imports anywhere in its body (inside functions too)."""
+    found = set()
+    package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
+    for node in ast.walk(ast.parse(path.read_text())):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join(
+                    [*package.split(".")[: len(package.split(".")) - node.level + 1], base]
+                ).strip(".")
+            names = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        for name in names:
+            while name and name not in modules:
+                name = name.rpartition(".")[0]
+            if name and name != module_name(path):
+                found.add(name)
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    files = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    modules = set(files)
+    # A package's __init__ re-exports are an edge from the package to its modules, not a cycle.
+    return {name: imports_of(path, modules) for name, path in files.items()}
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = 1
+        stack.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (cycle := visit(target)):
+                return cycle
+        stack.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (cycle := visit(node)):
+            return cycle
+    return None
+
+
+def test_no_import_cycle_in_the_package():
+    cycle = find_cycle(import_graph())
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_the_cycle_finder_sees_function_level_imports(tmp_path):
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}}
+    assert find_cycle(graph) == ["a", "b", "c", "a"]
+    (tmp_path / "m.py").write_text("def f():\n    from experiments.training.job import run_job\n")
+    modules = {"experiments.training.job", "experiments.training"}
+    global PACKAGE
+    saved, PACKAGE = PACKAGE, tmp_path.parent
+    try:
+        assert imports_of(tmp_path / "m.py", modules) == {"experiments.training.job"}
+    finally:
+        PACKAGE = saved
+
+
+def test_the_job_never_imports_the_rank_launcher_and_the_worker_not_the_cli():
+    graph = import_graph()
+
+    def reachable(start: str) -> set[str]:
+        seen, todo = set(), [start]
+        while todo:
+            for target in graph.get(todo.pop(), ()):
+                if target not in seen:
+                    seen.add(target)
+                    todo.append(target)
+        return seen
+
+    assert "experiments.training.ranks" not in reachable("experiments.training.job")
+    assert not {"experiments.cli", "experiments.cli.train", "experiments.training.ranks"} & reachable(
+        "experiments.training.rank_worker"
+    )
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_no_module_is_over_350_lines(path):
+    lines = len(path.read_text().splitlines())
+    assert lines <= MAX_LINES, f"{path.relative_to(PACKAGE)} has {lines} lines; split it by concern"
+
+
+def test_the_package_tree_shows_the_rooms():
+    rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
+    assert {"cli", "config", "training", "sweeps", "records", "models", "data", "compare"} <= rooms
+    loose = {p.name for p in PACKAGE.glob("*.py")}
+    assert loose <= {"__init__.py", "__main__.py", "api.py", "summary.py"}, loose

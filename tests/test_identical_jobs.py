@@ -1,0 +1,80 @@
+"""Jobs that are the same experiment: max/min pooling commute with monotone activations, avg/Lp and gelu do not."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hydra.utils import instantiate
+
+from experiments.sweeps.identical import block_order_is_moot, identical_jobs
+
+from .conftest import compose_config, run_cli
+
+ORDERS = ("conv-act-pool", "conv-pool-act")
+
+
+def outputs_for_both_orders(*overrides: str) -> tuple[torch.Tensor, torch.Tensor]:
+    images = torch.randn(4, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    outputs = []
+    for order in ORDERS:
+        torch.manual_seed(0)
+        net = instantiate(compose_config(*overrides, f"model.net.block_order={order}").model.net).eval()
+        with torch.no_grad():
+            outputs.append(net(images))
+    return outputs[0], outputs[1]
+
+
+@pytest.mark.parametrize("pooling", ["max", "min"])
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "elu", "scaled_tanh"])
+def test_order_statistic_pools_commute_with_monotone_activations(pooling, activation):
+    first, second = outputs_for_both_orders(f"pooling={pooling}", f"activation={activation}")
+    assert torch.equal(first, second)  # the same network: bit-identical outputs on the same weights
+    assert block_order_is_moot(compose_config(f"pooling={pooling}", f"activation={activation}"))
+
+
+@pytest.mark.parametrize(
+    ("pooling", "activation"), [("avg", "relu"), ("lp", "tanh"), ("max", "gelu"), ("min", "silu")]
+)
+def test_the_block_order_matters_for_averaging_pools_and_non_monotone_activations(pooling, activation):
+    first, second = outputs_for_both_orders(f"pooling={pooling}", f"activation={activation}")
+    assert not torch.allclose(first, second)
+    assert not block_order_is_moot(compose_config(f"pooling={pooling}", f"activation={activation}"))
+
+
+def test_a_layer_between_activation_and_pool_breaks_the_identity():
+    assert not block_order_is_moot(compose_config("model=lenet5_classic", "pooling=max", "activation=relu"))
+    assert not block_order_is_moot(compose_config("model=alexnet_paper", "pooling=max", "activation=relu"))
+    assert block_order_is_moot(compose_config("model=alexnet_bn", "pooling=max", "activation=relu"))
+
+
+def test_equal_values_under_two_option_names_are_one_experiment():
+    configs = [
+        compose_config("padding=same"),
+        compose_config("padding=zeros"),
+        compose_config("padding=valid"),
+    ]
+    assert identical_jobs(configs) == {1: 0}
+
+
+def test_the_dry_run_names_the_identical_jobs_and_starts_nothing(tmp_path):
+    result = run_cli(
+        "-m",
+        "pooling=max,avg",
+        "activation=relu",
+        f"model.net.block_order={','.join(ORDERS)}",
+        "sweep.dry_run=true",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert any(line.startswith("1 ") and "same experiment as job 0" in line for line in lines)
+    assert not any("same experiment" in line for line in lines if line.startswith(("2 ", "3 ")))
+    assert "4 jobs: 3 to run, 0 invalid, 1 the same experiment as an earlier job" in result.stdout
+    assert not (tmp_path / "outputs" / "multirun").exists()
+
+
+def test_a_dry_run_with_a_bad_job_exits_2_and_lists_it(tmp_path):
+    result = run_cli("-m", "optimizer.lr=0.001,-1", "sweep.dry_run=true", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "invalid: optimizer.lr: must be a number > 0" in result.stdout
+    assert not (tmp_path / "outputs" / "multirun").exists()
