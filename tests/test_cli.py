@@ -117,7 +117,9 @@ def test_ddp_sweep_runs_each_job_exactly_once_on_two_processes(tmp_path):
 
 
 def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
+    from omegaconf import OmegaConf
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
     run_dir = tmp_path / "run"
     result = run_cli("logger=many", "pooling=avg", *QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
@@ -126,25 +128,34 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     assert "wandb sync" in result.stdout and results["wandb_sync"].startswith("wandb sync ")
 
     with open(run_dir / "metrics.csv") as handle:
-        assert METRICS <= set(next(csv.reader(handle)))
+        columns = set(next(csv.reader(handle)))
+    assert METRICS <= columns and not any(c.startswith("model/") for c in columns)  # static facts: no columns
+    assert OmegaConf.load(run_dir / "hparams.yaml").params.total == results["params"]["total"]
 
-    scalars = set()
-    for events in (run_dir / "tensorboard").glob("events.out.tfevents.*"):
-        accumulator = EventAccumulator(str(events))
-        accumulator.Reload()
-        scalars |= set(accumulator.Tags()["scalars"])
-    assert METRICS <= scalars
+    accumulator = EventAccumulator(str(run_dir / "tensorboard"))
+    accumulator.Reload()
+    scalars = set(accumulator.Tags()["scalars"])
+    assert METRICS <= scalars and not any(tag.startswith("model/") for tag in scalars)
+    (start,) = [
+        HParamsPluginData.FromString(content).session_start_info
+        for tag, content in accumulator.PluginTagToContent("hparams").items()
+        if tag.endswith("session_start_info")
+    ]
+    assert start.hparams["pooling"].string_value == "avg" and start.hparams["seed"].number_value == 0
+    assert start.hparams["params"].number_value == results["params"]["total"]
 
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
     run = read_offline_run(offline)
-    assert run.name == "logger=many,pooling=avg,trainer.max_epochs=1,trainer.num_sanity_val_steps=0"
+    assert run.name == "pooling=avg,trainer.max_epochs=1,trainer.num_sanity_val_steps=0"  # no logger=
     assert run.config["model"]["name"] == "lenet5" and run.config["pooling"] == {
         "_target_": "torch.nn.AvgPool2d",
         "_partial_": True,
     }
     assert run.config["optimizer"]["lr"] == 0.001
     logged = set().union(*(row.keys() for row in run.history))
-    assert METRICS <= logged
+    assert METRICS <= logged and not any(key.startswith("model/") for key in logged)
+    assert run.summary["model/params"] == results["params"]["total"] == run.config["params"]["total"]
+    assert run.summary["model/flops"] == results["flops"] == run.config["flops"]
     assert run.summary["test/acc"] == pytest.approx(results["metrics"]["test/acc"])
     assert run.exit_code == 0
     assert results["wandb"]["run_id"] == run.run_id and results["wandb"]["mode"] == "offline"

@@ -78,3 +78,38 @@ def test_a_dry_run_with_a_bad_job_exits_2_and_lists_it(tmp_path):
     assert result.returncode == 2
     assert "invalid: optimizer.lr: must be a number > 0" in result.stdout
     assert not (tmp_path / "outputs" / "multirun").exists()
+
+
+@pytest.mark.slow
+def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_identical(tmp_path):
+    import json
+
+    orders = f"model.net.block_order={','.join(ORDERS)}"
+    runs = {}
+    for reuse in ("true", "false"):
+        sweep = tmp_path / f"reuse-{reuse}"
+        result = run_cli(
+            "-m",
+            "pooling=max",
+            orders,
+            "trainer.max_epochs=1",
+            "deterministic=true",
+            f"sweep.reuse_identical={reuse}",
+            f"hydra.sweep.dir={sweep}",
+            cwd=tmp_path,
+        )
+        assert result.returncode == 0, result.stderr[-3000:]
+        runs[reuse] = [json.loads((sweep / str(n) / "results.json").read_text()) for n in (0, 1)]
+    first, reused = runs["true"]
+    assert reused["identical_to"] == "../0" and "not trained again" in reused["note"].replace(
+        "nothing was trained again", "not trained again"
+    )
+    assert (
+        reused["metrics"] == first["metrics"]
+        and reused["overrides"][1] == "model.net.block_order=conv-pool-act"
+    )
+    assert not (tmp_path / "reuse-true" / "1" / "checkpoints").exists()
+    trained = runs["false"]
+    assert "identical_to" not in trained[1]
+    assert trained[1]["metrics"]["test/acc"] == trained[0]["metrics"]["test/acc"]  # the same network, trained
+    assert trained[1]["history"][-1]["val/loss"] == trained[0]["history"][-1]["val/loss"]

@@ -7,10 +7,19 @@ import pty
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments.records.identity import JobInfo
-from experiments.training.loggers import resolve_wandb_mode, wandb_credentials_exist
+from experiments.records.wandb_offline import read_offline_run
+from experiments.training.loggers import (
+    finish_wandb,
+    resolve_wandb_mode,
+    session_hparams,
+    tensorboard_place,
+    wandb_credentials_exist,
+    wandb_logger,
+)
 
 from .conftest import QUICK, cli_env
 
@@ -61,6 +70,88 @@ def test_job_identity_names_runs_by_overrides():
     assert job.group == "multirun-2026-11-23_16-30-00-1"
     assert job.tags == ["pooling=min", "activation=tanh"]
     assert JobInfo(run_dir=Path("x")).name == "default" and JobInfo(run_dir=Path("x")).group is None
+
+
+def test_run_names_leave_out_loggers_resume_and_sweep_options(tmp_path):
+    resumed = JobInfo(
+        run_dir=tmp_path,
+        overrides=(
+            "logger=wandb",
+            "trainer.max_epochs=2",
+            f"resume={tmp_path}",
+            "trainer.max_epochs=3",
+            "logger.wandb.project=p",
+            f"resume={tmp_path}/checkpoints/last.ckpt",
+        ),
+    )
+    assert resumed.name == "trainer.max_epochs=3"  # each key once, with its last value
+    swept = ("pooling=min", "seed=1", "+trainer.limit_train_batches=3", "sweep.resume=true")
+    assert (
+        JobInfo(run_dir=tmp_path, overrides=swept).name == "pooling=min,seed=1,+trainer.limit_train_batches=3"
+    )
+    assert JobInfo(run_dir=tmp_path, overrides=("logger=many",)).name == "default"
+
+
+def test_session_hparams_are_swept_keys_group_options_seed_and_model_facts():
+    config = {
+        "optimizer": {"lr": 0.01, "_target_": "torch.optim.Adam"},
+        "seed": 2,
+        "choices": {"pooling": "avg", "model": "lenet5", "logger": "many"},
+        "swept": {"pooling": "avg", "optimizer.lr": "0.01", "data.root": "/tmp/a"},
+        "params": {"total": 61706, "trainable": 61706},
+        "flops": 833040,
+    }
+    assert session_hparams(config) == {
+        "pooling": "avg",
+        "optimizer.lr": 0.01,  # the composed value, a number TensorBoard can filter by range
+        "data.root": "/tmp/a",  # not in the config: the override's text
+        "model": "lenet5",
+        "seed": 2,
+        "params": 61706,
+        "flops": 833040,
+    }  # no `logger`: how the run was recorded is no hyper-parameter
+
+
+def test_sweep_jobs_write_tensorboard_runs_named_by_their_overrides(tmp_path):
+    sweep = tmp_path / "multirun" / "2026-01-01" / "10-00-00"
+    first = JobInfo(
+        run_dir=sweep / "0", overrides=("logger=many", "data.root=/x/y", "seed=0"), sweep_dir=sweep
+    )
+    place = tensorboard_place({"save_dir": None}, first)
+    assert place == {"save_dir": str(sweep / "tensorboard"), "version": "data.root=_x_y,seed=0"}
+    assert tensorboard_place({"save_dir": None}, first) == place  # the same job (a rerun) keeps its run
+    other = JobInfo(
+        run_dir=sweep / "1", overrides=("logger=csv", "data.root=/x/y", "seed=0"), sweep_dir=sweep
+    )
+    assert tensorboard_place({"save_dir": None}, other)["version"] == "data.root=_x_y,seed=0,job=1"
+    single = JobInfo(run_dir=tmp_path / "run", overrides=("seed=0",))
+    assert tensorboard_place({"save_dir": None}, single) == {
+        "save_dir": str(tmp_path / "run" / "tensorboard")
+    }
+    assert tensorboard_place({"save_dir": "elsewhere"}, first) == {}
+
+
+def test_a_continued_wandb_run_steps_on_from_the_trainer_step_and_warns_of_nothing(
+    tmp_path, monkeypatch, capfd
+):
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    monkeypatch.delenv("WANDB_SILENT", raising=False)
+    run_id = None
+    for steps in (range(0, 3), range(3, 6)):  # the second attempt: the step restored from the checkpoint
+        logger = wandb_logger(save_dir=str(tmp_path), name="pooling=avg", mode="offline", id=run_id)
+        for step in steps:
+            logger.log_metrics({"train/loss": 1.0 / (step + 1)}, step=step)
+        logger.log_metrics({"late": 1.0}, step=0)  # below W&B's current step: kept in the current row
+        logger.log_image(key="plots/x", images=[np.zeros((4, 4, 3), dtype=np.uint8)])  # no step: the same row
+        run_id = logger.experiment.id
+        assert finish_wandb([logger]).startswith("wandb sync ")
+    run = read_offline_run(tmp_path)  # the dir holding wandb/: both attempts of the run, in order
+    assert run.run_id == run_id and run.name == "pooling=avg"
+    assert [row["_step"] for row in run.history if "train/loss" in row] == list(range(6))
+    assert [row["trainer/global_step"] for row in run.history if "train/loss" in row] == list(range(6))
+    assert [row["_step"] for row in run.history if "late" in row] == [2, 5]
+    assert [row["_step"] for row in run.history if "plots/x/_type" in row] == [2, 5]
+    assert "anonymous" not in capfd.readouterr().err
 
 
 @pytest.mark.slow

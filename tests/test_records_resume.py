@@ -46,7 +46,7 @@ def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp
         in (resumed.stdout)
     )
     done = results_of(run_dir)
-    assert done["status"] == "ok" and [e["epoch"] for e in done["history"]] == [0, 1]
+    assert done["status"] == "ok" and [e["epoch"] for e in done["history"]] == [1, 2]  # 1-based
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 1  # rewritten whole
 
 

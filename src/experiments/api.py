@@ -107,7 +107,7 @@ class Comparison:
         saved = json.loads((self.out / "summary.json").read_text())
         rows = []
         for group in saved.get("groups", []):
-            row = {"group": group.get("label"), "n": group.get("n")}
+            row = {"group": group.get("label"), "runs": group.get("runs"), "finished": group.get("finished")}
             for metric, stats in (group.get("stats") or {}).items():
                 row.update({f"{metric} {k}": v for k, v in (stats or {}).items()})
             rows.append(row)

@@ -24,11 +24,18 @@ from experiments.config.compose import CONFIG_NAME, compose, compose_in, hydra_s
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
 
-def train(cfg: DictConfig, *, checked: bool = False, raise_errors: bool = False) -> float | None:
+def train(
+    cfg: DictConfig,
+    *,
+    checked: bool = False,
+    raise_errors: bool = False,
+    identical: dict[int, int] | None = None,
+) -> float | None:
     """The task function: one job, from a composed config to ``results.json`` in its run dir.
 
     ``checked``: the config was validated when it was composed (no second validation).
     ``raise_errors``: a single run raises bad input (the caller prints it) instead of exiting 2.
+    ``identical``: sweep jobs that are the same experiment as an earlier job; they reuse its record.
     In a sweep a failing job is recorded in its ``results.json`` and the sweep goes on; with
     ``sweep.resume`` a job whose ``results.json`` says ``ok`` is skipped.
     """
@@ -54,6 +61,10 @@ def train(cfg: DictConfig, *, checked: bool = False, raise_errors: bool = False)
         except RunLocked as held:
             print(f"Skipping job {output_dir}: {held}", file=sys.stderr)
             return None
+    if multirun and identical and HydraConfig.get().job.num in identical:
+        reused = _reuse_identical(cfg, identical[HydraConfig.get().job.num])
+        if reused is not None:
+            return reused
     try:
         if not checked:
             validate(cfg)
@@ -92,6 +103,29 @@ def train(cfg: DictConfig, *, checked: bool = False, raise_errors: bool = False)
             raise
         print(f"Job failed ({output_dir}): {type(error).__name__}: {error}", file=sys.stderr)
     return float("nan") if _searching() else None
+
+
+def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:
+    """Record this sweep job as earlier job ``earlier``'s experiment; None when that one did not end ok."""
+    from experiments.records.identity import current_job
+    from experiments.sweeps.identical import reuse_earlier_job
+
+    output_dir = Path(cfg.paths.output_dir)
+    job = current_job(output_dir)
+    identity = {
+        "name": job.name,
+        "overrides": list(job.overrides),
+        "swept": job.swept,
+        "choices": job.choices,
+        "seed": cfg.seed,
+        "run_dir": output_dir,
+    }
+    if not reuse_earlier_job(output_dir, output_dir.parent / str(earlier), identity):
+        return None
+    print(
+        f"Job {output_dir.name} is the same experiment as job {earlier}: its record is reused, not retrained"
+    )
+    return _objective(cfg, (_finished_result(output_dir) or {}).get("metrics") or {})
 
 
 def _objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
@@ -184,9 +218,15 @@ def run_sweep(argv: list[str]) -> Path | int:
         from experiments.cli.dry_run import print_dry_run
 
         return print_dry_run(check)
+    reuse = check.identical if check.reuse_identical else {}
     if check.identical:
         same = ", ".join(f"{job} = {earlier}" for job, earlier in check.identical.items())
-        print(f"Note: jobs {same} are the same experiment (sweep.dry_run=true says why); each still runs.")
+        what = (
+            "each reuses the earlier job's record (sweep.reuse_identical=false runs them)"
+            if reuse
+            else "each still runs"
+        )
+        print(f"Note: jobs {same} are the same experiment (sweep.dry_run=true says why); {what}.")
     for cfg in {str(c.model.net.get("weights")): c for c in check.configs if c is not None}.values():
         refuse_bad_weights(cfg)
     if check.problems:
@@ -198,7 +238,8 @@ def run_sweep(argv: list[str]) -> Path | int:
         sweep_dir = Path(str(cfg.hydra.sweep.dir))
         if not any(o.startswith("hydra.sweep.dir=") for o in overrides):
             overrides = [*overrides, f"hydra.sweep.dir={sweep_dir}"]
-        session.multirun(CONFIG_NAME, partial(train, checked=check.grid), overrides)
+        overrides = [*overrides, "hydra.mode=MULTIRUN"]  # as hydra.main adds for --multirun
+        session.multirun(CONFIG_NAME, partial(train, checked=check.grid, identical=reuse), overrides)
     return sweep_dir
 
 

@@ -63,11 +63,13 @@ def write_json(report: Report, path: Path) -> Path:
         "alpha": report.alpha,
         "groups": groups,
         "effects": report.effects,
+        "search": None if report.search is None else search_json(report),
         "failed": [
             {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed
         ],
         "insights": report.insights,
         "plots": {k: p.name for k, p in report.plots.items()},
+        "confusion_run": confusion_run(report),
         "wandb_groups": report.wandb_groups(),
         "command": report.command,
     }
@@ -75,3 +77,41 @@ def write_json(report: Report, path: Path) -> Path:
 
     write_atomic(path, json.dumps(data, indent=2))
     return path
+
+
+def search_json(report: Report) -> dict[str, object]:
+    """A search's objective and its trials, best first, with the searched values as recorded."""
+    from experiments.compare.search import trial_id
+    from experiments.compare.stats import value_of
+
+    search = report.search
+    best = search.best
+    trials = [
+        {
+            "trial": trial_id(r),
+            "status": r.status,
+            "settings": {k: value_of(r, k) for k in search.keys},
+            "objective": search.score(r),
+            report.metric: r.metric(report.metric),
+            "path": r.path,
+        }
+        for r in search.ranked
+    ]
+    return {
+        "objective": search.objective,
+        "direction": search.direction,
+        "keys": search.keys,
+        "best_trial": None if best is None else trial_id(best),
+        "study": search.study,
+        "trials": trials,
+    }
+
+
+def confusion_run(report: Report) -> dict[str, str] | None:
+    """The run whose confusion matrix the report shows, and the validation metric that chose it."""
+    from experiments.compare.plots import confusion_choice
+
+    choice = confusion_choice(report.groups) if "confusion" in report.plots else None
+    return (
+        None if choice is None else {"name": choice[0].name, "path": choice[0].path, "chosen_by": choice[1]}
+    )

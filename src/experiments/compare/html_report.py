@@ -28,12 +28,15 @@ _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1200px;
 padding:0 1rem;color:#222;line-height:1.45}
 h1{font-size:1.6rem}h2{font-size:1.25rem;margin-top:2rem;border-bottom:1px solid #ddd}
-table{border-collapse:collapse;font-size:.85rem;margin:.5rem 0}
-th,td{border:1px solid #ddd;padding:.3rem .5rem;text-align:right;vertical-align:top}
+.scroll{overflow-x:auto;max-width:100%;margin:.5rem 0}
+table{border-collapse:collapse;font-size:.8rem}
+th,td{border:1px solid #ddd;padding:.3rem .45rem;text-align:right;vertical-align:top}
+td{white-space:nowrap}td.text{white-space:normal;min-width:16rem;text-align:left}
 th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
 tr.best{background:#e8f5e9;font-weight:600}tr.worse{color:#777}
 code{background:#f4f4f4;padding:0 .2rem;border-radius:3px}
-figure{margin:1rem 0}figure img{max-width:100%;border:1px solid #eee}
+figure{margin:1.5rem 0}figure img{max-width:100%;height:auto;border:1px solid #eee}
+figcaption{font-weight:600;margin-bottom:.3rem}
 .legend{font-size:.8rem;color:#555}
 """
 
@@ -45,19 +48,34 @@ def _inline(text: str) -> str:
     return re.sub(r"\[([^\]]+)\]\((https?://[^)]+)\)", r'<a href="\2">\1</a>', escaped)
 
 
+#: Columns of prose (errors): they wrap, where every other cell stays on one line.
+TEXT_COLUMNS = {"error"}
+
+
 def html_table(
     header: Sequence[str], rows: Sequence[Sequence[str]], classes: Sequence[str] | None = None
 ) -> str:
-    out = ["<table>", "<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>"]
+    """A table in its own horizontally scrolling box, so that a wide one never widens the page."""
+    out = ['<div class="scroll"><table>']
+    out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr>")
+    text = [h in TEXT_COLUMNS for h in header]
     for i, row in enumerate(rows):
         cls = f' class="{classes[i]}"' if classes and classes[i] else ""
-        out.append(f"<tr{cls}>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>")
-    out.append("</table>")
+        tds = ('<td class="text">' if t else "<td>" for t in text)
+        cells = (f"{td}{html.escape(str(c))}</td>" for td, c in zip(tds, row))
+        out.append(f"<tr{cls}>" + "".join(cells) + "</tr>")
+    out.append("</table></div>")
     return "\n".join(out)
 
 
 def embed_png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def png_size(path: Path) -> tuple[int, int]:
+    """Width and height of a PNG, from its header (IHDR): the size the page shows it at, at most."""
+    head = path.read_bytes()[:24]
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
 def write_html(report: Report, path: Path) -> Path:
@@ -68,11 +86,18 @@ def write_html(report: Report, path: Path) -> Path:
         "<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in context_lines(report)) + "</ul>",
         "<h2>Findings</h2>",
         "<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in report.insights) + "</ul>",
-        "<h2>Groups</h2>",
-        html_table(header, rows, classes),
-        f'<p class="legend">{html.escape(legend(report))}</p>',
     ]
-    comparisons = comparison_rows(report)
+    if report.search:
+        from experiments.compare.search import search_legend, trial_rows
+
+        trial_header, trials = trial_rows(report)
+        best = ["best" if row[1] else "" for row in trials]
+        body += ["<h2>Trials</h2>", html_table(trial_header, trials, best)]
+        body.append(f'<p class="legend">{html.escape(search_legend(report.search))}</p>')
+    else:
+        body += ["<h2>Groups</h2>", html_table(header, rows, classes)]
+        body.append(f'<p class="legend">{html.escape(legend(report))}</p>')
+    comparisons = [] if report.search else comparison_rows(report)
     if comparisons:
         body += [
             f"<h2>Differences against the best group ({html.escape(report.test_name)})</h2>",
@@ -91,11 +116,16 @@ def write_html(report: Report, path: Path) -> Path:
         titles = plot_titles(report)
         for name, plot in report.plots.items():
             title = html.escape(titles.get(name, name))
-            body.append(
-                f'<figure><figcaption>{title}</figcaption><img alt="{html.escape(name)}" src="{embed_png(plot)}"></figure>'
+            width, height = png_size(plot)
+            image = (
+                f'<img alt="{html.escape(name)}" width="{width}" height="{height}" src="{embed_png(plot)}">'
             )
-    run_header, run_rows = runs_table(report)
-    body += ["<h2>All runs</h2>", html_table(run_header, [[_short(c) for c in row] for row in run_rows])]
+            body.append(f"<figure><figcaption>{title}</figcaption>{image}</figure>")
+    body += [
+        "<h2>All runs</h2>",
+        '<p class="legend">Accuracies and F1 in %, epochs 1-based; runs.csv has the raw values.</p>',
+        html_table(*all_runs(report)),
+    ]
     generated = datetime.now(timezone.utc).isoformat(timespec="seconds")
     document = (
         '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
@@ -109,9 +139,28 @@ def write_html(report: Report, path: Path) -> Path:
     return path
 
 
-def _short(value: Any) -> str:
+def all_runs(report: Report) -> tuple[list[str], list[list[str]]]:
+    """Every run as the tables above show them: accuracies in %, 1-based epochs; empty columns left out."""
+    header, rows = runs_table(report)
+    share = [h.split("/")[-1].startswith(("acc", "f1")) for h in header]
+    cells = [[_cell(v, pct) for v, pct in zip(row, share)] for row in rows]
+    names = {
+        "best_epoch": "best epoch",
+        "train_images_per_s": "train img/s",
+        "wall_time_s": "wall s",
+    }
+    header = [f"{h} %" if pct else names.get(h, h) for h, pct in zip(header, share)]
+    keep = [i for i in range(len(header)) if any(row[i] for row in cells)]
+    return [header[i] for i in keep], [[row[i] for i in keep] for row in cells]
+
+
+def _cell(value: Any, percent: bool = False) -> str:
     if isinstance(value, float):
+        if percent:
+            return f"{100 * value:.2f}"
         return f"{value:.4f}" if abs(value) < 10 else f"{value:,.1f}"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
     return "" if value is None else str(value)
 
 

@@ -107,10 +107,12 @@ def insights(
     scored = [g for g in groups if g.stats.get(metric)]
     classes = num_classes(runs)
     if failed:
-        verb = "is" if len(failed) == 1 else "are"
+        verb, pronoun = ("is", "it is") if len(failed) == 1 else ("are", "they are")
+        statuses = sorted({r.status for r in failed})
+        what = "did not finish" + (" or cannot be read" if "unreadable" in statuses else "")
         lines.append(
-            f"{len(failed)} of {len(runs)} runs did not finish ({', '.join(sorted({r.status for r in failed}))}) "
-            f"and {verb} left out of the statistics; they are listed below."
+            f"{len(failed)} of {len(runs)} runs {what} ({', '.join(statuses)}) "
+            f"and {verb} left out of the statistics; {pronoun} listed below."
         )
     if not scored:
         lines.append(f"No run has a final {label}; there is nothing to compare.")

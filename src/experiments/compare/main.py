@@ -20,8 +20,20 @@ EPILOG = """\
 PATH is a sweep dir (outputs/multirun/<day>/<time>), a run dir, a W&B dir or run file
 (<run dir>/wandb, offline-run-*/, run-*.wandb), or entity/project[/group] on W&B (needs credentials).
 Writes report.md, report.html (self-contained), runs.csv, summary.json and PNG plots to --out.
-Exit status: 0 when at least one run finished, 1 when none did, 2 when no run was found.
+Exit status: 0 when at least one run finished, 1 when none did, 2 when no run was found or the
+report cannot be written (a read-only sweep dir: write it elsewhere with -o DIR).
 """
+
+
+class ReportDirError(RuntimeError):
+    """The output dir cannot be made or written (read-only, no permission, full)."""
+
+    def __init__(self, out: Path, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(
+            f"cannot write the report to {out}: {reason}. Write it elsewhere with -o DIR (--out DIR), "
+            f"e.g. -o ./compare"
+        )
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
@@ -71,42 +83,73 @@ def compare(
     plots: bool = True,
     command: str | None = None,
 ) -> Report:
-    """Collect the runs under ``paths`` and write the report files into ``out``; returns the report."""
-    from experiments.compare.insights import insights
+    """Collect the runs under ``paths`` and write the report files into ``out``; returns the report.
+
+    The trials of a search (Optuna) are listed trial by trial instead of grouped (compare.search)."""
+    from experiments.compare.insights import insights, num_classes
+    from experiments.compare.search import find_search, search_insights, trial_groups
 
     runs = collect(paths)
     if not runs:
         raise FileNotFoundError(f"no runs found under {', '.join(map(str, paths))}")
     out = out or default_out(paths)
-    out.mkdir(parents=True, exist_ok=True)
-    keys, groups = group_runs(runs, group_by, (*IGNORED_KEYS, *ignore), metric, test, alpha)
+    writable(out)
+    ignored = (*IGNORED_KEYS, *ignore)
+    search = None if group_by else find_search(runs, ignored)
+    if search:
+        keys, groups = search.keys, trial_groups(search, metric)
+        found = search_insights(search, metric, num_classes(runs))
+    else:
+        keys, groups = group_runs(runs, group_by, ignored, metric, test, alpha)
+        found = insights(groups, runs, keys, metric, alpha)
     report = Report(
         runs=runs,
         keys=keys,
         groups=groups,
         metric=metric,
-        insights=insights(groups, runs, keys, metric, alpha),
+        insights=found,
         command=command or "python -m experiments.compare " + " ".join(shlex.quote(str(p)) for p in paths),
         alpha=alpha,
+        search=search,
     )
-    from experiments.compare.effects import REFERENCES, effects_frame, factorial_effects
+    if not search:
+        from experiments.compare.effects import REFERENCES, effects_frame, factorial_effects
 
-    report.effects = factorial_effects(
-        effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
-    )
-    if plots:
-        from experiments.compare.plots import all_plots
+        report.effects = factorial_effects(
+            effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
+        )
+    try:
+        if plots and search:
+            from experiments.compare.search_plots import search_plots
 
-        report.plots = all_plots(groups, metric, out)
-        if report.effects:
-            from experiments.compare.effects_plots import effects_plots
+            report.plots = search_plots(search, groups, metric, out)
+        elif plots:
+            from experiments.compare.plots import all_plots
 
-            report.plots.update(effects_plots(report.effects, out))
-    write_csv(report, out / "runs.csv")
-    write_json(report, out / "summary.json")
-    write_markdown(report, out / "report.md")
-    write_html(report, out / "report.html")
+            report.plots = all_plots(groups, metric, out)
+            if report.effects:
+                from experiments.compare.effects_plots import effects_plots
+
+                report.plots.update(effects_plots(report.effects, out))
+        write_csv(report, out / "runs.csv")
+        write_json(report, out / "summary.json")
+        write_markdown(report, out / "report.md")
+        write_html(report, out / "report.html")
+    except OSError as error:  # e.g. the disk filled up, or the dir became read-only, after the check
+        raise ReportDirError(out, error) from error
     return report
+
+
+def writable(out: Path) -> None:
+    """Make ``out`` and write a probe file there, so that a read-only dir fails before any work."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ReportDirError(out, error) from error
 
 
 def default_out(paths: Sequence[str | Path]) -> Path:
@@ -133,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plots=not args.no_plots,
             command=command,
         )
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, ValueError, ReportDirError) as error:
         print(f"compare: {error}", file=sys.stderr)
         return 2
     if not args.quiet:

@@ -39,14 +39,14 @@ def write_markdown(report: Report, path: Path) -> Path:
         "",
         *(f"- {line}" for line in report.insights),
         "",
-        "## Groups",
-        "",
-        md_table(header, rows),
-        "",
-        legend(report),
-        "",
     ]
-    comparisons = comparison_rows(report)
+    if report.search:
+        from experiments.compare.search import search_legend, trial_rows
+
+        parts += ["## Trials", "", md_table(*trial_rows(report)), "", search_legend(report.search), ""]
+    else:
+        parts += ["## Groups", "", md_table(header, rows), "", legend(report), ""]
+    comparisons = [] if report.search else comparison_rows(report)
     if comparisons:
         parts += [
             f"## Differences against the best group ({report.test_name})",

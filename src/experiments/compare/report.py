@@ -31,6 +31,7 @@ class Report:
     effects: dict[str, Any] | None = (
         None  # the factorial analysis (compare.effects), where the runs form a grid
     )
+    search: Any = None  # a compare.search.Search where the runs are the trials of a search
 
     @property
     def failed(self) -> list[Run]:

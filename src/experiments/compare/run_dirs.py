@@ -12,47 +12,79 @@ from experiments.compare.wandb_logs import local_wandb_info
 RESULTS_FILE = "results.json"
 
 
-def read_run_dir(run_dir: Path) -> Run:
-    """A run dir of ours: ``results.json`` plus ``.hydra/``; a job dir without results is ``missing``."""
+#: Top-level fields of ``results.json`` that compare reads, and the JSON types each may have.
+SCHEMA: dict[str, tuple[type, ...]] = {
+    "status": (str,),
+    "metrics": (dict,),
+    "history": (list,),
+    "overrides": (list,),
+    "params": (dict, int, float),
+    "throughput": (dict,),
+    "data_info": (dict,),
+    "choices": (dict,),
+    "confusion_matrix": (list,),
+    "wandb": (dict,),
+}
+
+
+def _yaml(path: Path, kind: type) -> Any:
+    """A YAML file's content if it is a ``kind``, else an empty ``kind`` (missing, unparsable, other)."""
     import yaml
 
-    config: dict[str, Any] = {}
-    config_file = run_dir / ".hydra" / "config.yaml"
-    if config_file.is_file():
-        try:
-            config = yaml.safe_load(config_file.read_text()) or {}
-        except yaml.YAMLError:
-            config = {}
-    overrides_file = run_dir / ".hydra" / "overrides.yaml"
-    hydra_overrides: list[str] = []
-    if overrides_file.is_file():
-        try:
-            hydra_overrides = [str(o) for o in yaml.safe_load(overrides_file.read_text()) or []]
-        except yaml.YAMLError:
-            hydra_overrides = []
+    if not path.is_file():
+        return kind()
+    try:
+        content = yaml.safe_load(path.read_text())
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return kind()
+    return content if isinstance(content, kind) else kind()
+
+
+def schema_problem(results: Any) -> str | None:
+    """Why ``results`` is not one of our ``results.json`` documents, or ``None`` when it is."""
+    if not isinstance(results, dict):
+        return f"expected a JSON object, found {type(results).__name__ if results is not None else 'null'}"
+    if "status" not in results:
+        return "no `status` field: not a results.json written by this framework"
+    for key, kinds in SCHEMA.items():
+        if results.get(key) is not None and not isinstance(results[key], kinds):
+            return f"`{key}` is a {type(results[key]).__name__}, expected {' or '.join(k.__name__ for k in kinds)}"
+    return None
+
+
+def read_run_dir(run_dir: Path) -> Run:
+    """A run dir of ours: ``results.json`` plus ``.hydra/``; a job dir without results is ``missing``, one
+    whose ``results.json`` cannot be read (truncated, ``null``, a list, another schema) is ``unreadable``."""
+    config: dict[str, Any] = _yaml(run_dir / ".hydra" / "config.yaml", dict)
+    hydra_overrides = [str(o) for o in _yaml(run_dir / ".hydra" / "overrides.yaml", list)]
+    overrides = parse_overrides(hydra_overrides)
     results_file = run_dir / RESULTS_FILE
-    if not results_file.is_file():
-        overrides = parse_overrides(hydra_overrides)
+
+    def not_read(status: str, error: str) -> Run:
         return Run(
             path=str(run_dir),
-            source="missing",
+            source="missing" if status == "missing" else RESULTS_FILE,
             name=",".join(hydra_overrides) or run_dir.name,
-            status="missing",
-            error="no results.json: the job did not start or was killed before writing it",
+            status=status,
+            error=error,
             overrides=overrides,
             seed=integer(overrides.get("seed", config.get("seed"))),
             config=config,
         )
+
+    if not results_file.is_file():
+        return not_read("missing", "no results.json: the job did not start or was killed before writing it")
     try:
         results = json.loads(results_file.read_text())
-    except (OSError, json.JSONDecodeError) as error:
-        return Run(
-            path=str(run_dir),
-            source="results.json",
-            status="failed",
-            error=f"unreadable results.json: {error}",
-        )
-    return run_from_results(results, run_dir, config=config, hydra_overrides=hydra_overrides)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        return not_read("unreadable", f"unreadable {results_file}: {error}")
+    problem = schema_problem(results)
+    if problem is None:
+        try:
+            return run_from_results(results, run_dir, config=config, hydra_overrides=hydra_overrides)
+        except (TypeError, ValueError, AttributeError) as error:  # a field deeper down of another shape
+            problem = f"unexpected content ({type(error).__name__}: {error})"
+    return not_read("unreadable", f"unreadable {results_file}: {problem}")
 
 
 def run_from_results(

@@ -19,7 +19,7 @@ class Run:
     path: str
     source: str  # "results.json", "wandb-offline", "wandb-api", "missing"
     name: str = ""
-    status: str = "unknown"  # ok, failed, running, interrupted, missing
+    status: str = "unknown"  # ok, failed, running, interrupted, missing, unreadable
     error: str | None = None
     overrides: dict[str, str] = field(default_factory=dict)
     choices: dict[str, str] = field(default_factory=dict)  # the option of each config group (pooling: max)

@@ -21,6 +21,7 @@ LABELS = {
     "test/acc": "test acc",
     "test/f1_macro": "test F1 (macro)",
     "val/acc_best": "best val acc",
+    "val/acc": "val acc",
     "test/acc_top5": "test top-5",
     "test/loss": "test loss",
 }
@@ -43,18 +44,20 @@ class SeedStats:
 
 def seed_stats(values: Sequence[float], confidence: float = 0.95) -> SeedStats | None:
     """The group statistics of ``values`` (one per seed); ``None`` when none is a finite number."""
+    import numpy as np
+    from scipy import stats
+
     values = [float(v) for v in values if v is not None and math.isfinite(v)]
     if not values:
         return None
-    n = len(values)
-    mean = math.fsum(values) / n
+    n, mean = len(values), float(np.mean(values))
     if n < 2:
         return SeedStats(n, mean, math.nan, math.nan, math.nan)
-    std = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy import stats
-
-    half = stats.t.ppf(0.5 + confidence / 2, n - 1) * std / math.sqrt(n)
-    return SeedStats(n, mean, std, mean - half, mean + half)
+    std = float(np.std(values, ddof=1))
+    if std == 0:  # scipy's interval of a zero scale is nan; a sample without spread has a point interval
+        return SeedStats(n, mean, 0.0, mean, mean)
+    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(values))
+    return SeedStats(n, mean, std, float(low), float(high))
 
 
 @dataclass
@@ -73,61 +76,61 @@ class Comparison:
 def welch(
     a: Sequence[float], b: Sequence[float], confidence: float = 0.95
 ) -> tuple[float, float, float, float]:
-    """Welch's t-test of ``mean(a) - mean(b)``: (difference, CI low, CI high, two-sided p)."""
-    from scipy import stats
-
-    a, b = [float(v) for v in a], [float(v) for v in b]
-    na, nb = len(a), len(b)
-    ma, mb = sum(a) / na, sum(b) / nb
-    diff = ma - mb
-    if na < 2 or nb < 2:
-        return diff, math.nan, math.nan, math.nan
-    va = sum((v - ma) ** 2 for v in a) / (na - 1)
-    vb = sum((v - mb) ** 2 for v in b) / (nb - 1)
-    se2 = va / na + vb / nb
-    if se2 == 0:
-        # no spread in either group: identical means cannot be told apart, different ones trivially can
-        return diff, diff, diff, (1.0 if diff == 0 else 0.0)
-    se = math.sqrt(se2)
-    dof = se2**2 / ((va / na) ** 2 / (na - 1) + (vb / nb) ** 2 / (nb - 1))
-    t = diff / se
-    p = float(2 * stats.t.sf(abs(t), dof))
-    half = float(stats.t.ppf(0.5 + confidence / 2, dof)) * se
-    return diff, diff - half, diff + half, p
-
-
-def bootstrap(
-    a: Sequence[float], b: Sequence[float], confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
-) -> tuple[float, float, float, float]:
-    """Percentile bootstrap of ``mean(a) - mean(b)`` and a two-sided p-value from the resampled signs."""
+    """Welch's t-test of ``mean(a) - mean(b)`` (scipy): (difference, CI low, CI high, two-sided p)."""
     import numpy as np
+    from scipy import stats
 
     a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     diff = float(a_arr.mean() - b_arr.mean())
     if len(a_arr) < 2 or len(b_arr) < 2:
         return diff, math.nan, math.nan, math.nan
-    rng = np.random.default_rng(seed)
-    da = rng.choice(a_arr, (resamples, len(a_arr))).mean(axis=1)
-    db = rng.choice(b_arr, (resamples, len(b_arr))).mean(axis=1)
-    diffs = da - db
-    tail = (1 - confidence) / 2
-    low, high = np.quantile(diffs, [tail, 1 - tail])
-    if diff == 0:
-        p = 1.0
-    else:
-        p = float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
-    return diff, float(low), float(high), p
+    if a_arr.var() == 0 and b_arr.var() == 0:
+        # scipy gives nan without spread; identical means cannot be told apart, different ones trivially can
+        return diff, diff, diff, (1.0 if diff == 0 else 0.0)
+    result = stats.ttest_ind(a_arr, b_arr, equal_var=False)
+    interval = result.confidence_interval(confidence)
+    return diff, float(interval.low), float(interval.high), float(result.pvalue)
+
+
+def bootstrap(
+    a: Sequence[float], b: Sequence[float], confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
+) -> tuple[float, float, float, float]:
+    """Percentile bootstrap of ``mean(a) - mean(b)`` (``scipy.stats.bootstrap``, each sample resampled on
+    its own) and a two-sided p-value from the resampled signs (scipy gives no p-value for a bootstrap)."""
+    import numpy as np
+    from scipy import stats
+
+    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    diff = float(a_arr.mean() - b_arr.mean())
+    if len(a_arr) < 2 or len(b_arr) < 2:
+        return diff, math.nan, math.nan, math.nan
+
+    def mean_diff(x: Any, y: Any, axis: int = -1) -> Any:
+        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
+
+    result = stats.bootstrap(
+        (a_arr, b_arr),
+        mean_diff,
+        n_resamples=resamples,
+        confidence_level=confidence,
+        method="percentile",
+        rng=np.random.default_rng(seed),
+    )
+    diffs = result.bootstrap_distribution
+    p = 1.0 if diff == 0 else float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
+    return diff, float(result.confidence_interval.low), float(result.confidence_interval.high), p
 
 
 def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (nan stays nan)."""
-    indexed = sorted((p, i) for i, p in enumerate(pvalues) if not math.isnan(p))
+    """Holm-Bonferroni adjusted p-values (statsmodels' ``multipletests``; nan stays nan)."""
+    from statsmodels.stats.multitest import multipletests
+
+    tested = [i for i, p in enumerate(pvalues) if not math.isnan(p)]
     adjusted = [math.nan] * len(pvalues)
-    running = 0.0
-    m = len(indexed)
-    for rank, (p, i) in enumerate(indexed):
-        running = max(running, min(1.0, (m - rank) * p))
-        adjusted[i] = running
+    if tested:
+        corrected = multipletests([pvalues[i] for i in tested], method="holm")[1]
+        for i, p in zip(tested, corrected):
+            adjusted[i] = float(p)
     return adjusted
 
 
@@ -205,7 +208,11 @@ def group_runs(
     test: str = "welch",
     alpha: float = 0.05,
 ) -> tuple[list[str], list[Group]]:
-    """Group runs by the varying keys (or ``group_by``); statistics per group, each tested against the best."""
+    """Group runs by the varying keys (or ``group_by``); statistics per group, each tested against the best.
+
+    A run that did not finish and says nothing about its settings (an unreadable ``results.json`` without
+    ``.hydra/``) belongs to no group; the report lists it with the runs that did not finish."""
+    runs = [r for r in runs if r.ok or r.overrides or r.choices or r.config]
     keys = list(group_by) if group_by else varying_keys(runs, ignore)
     groups: dict[tuple[tuple[str, str], ...], Group] = {}
     for run in runs:

@@ -98,30 +98,50 @@ def comparison_rows(report: Report) -> list[list[str]]:
 COMPARISON_HEADER = ["group", "Δ vs best (points)", "95% CI of Δ", "p", "Holm-adjusted p", "verdict"]
 FAILED_HEADER = ["run", "status", "error", "path"]
 PLOT_TITLES = {
-    "curves": "Validation accuracy and loss per epoch (mean ± 1 std over seeds)",
-    "final": "Final test accuracy with 95% confidence intervals",
-    "params": "Test accuracy against parameters",
-    "time": "Test accuracy against wall time",
-    "confusion": "Confusion matrix of the best run",
+    "curves": "Validation accuracy (%) and loss per epoch (mean ± 1 std over seeds)",
+    "final": "Final test accuracy (%) with 95% confidence intervals",
+    "params": "Test accuracy (%) against parameters",
+    "time": "Test accuracy (%) against wall time",
+    "confusion": "Confusion matrix of the best run, chosen by validation accuracy (not test)",
+    "history": "The search's objective per trial, with the best so far",
+    "settings": "The search's objective against each searched setting",
 }
 
 
 def plot_titles(report: Report) -> dict[str, str]:
-    """Captions of every plot of the report, the effects' plots included."""
+    """Captions of every plot of the report, the effects' plots included, in the report's metric."""
+    label = LABELS.get(report.metric, report.metric)
+    unit = " (%)" if report.metric.split("/")[-1].startswith(("acc", "f1")) else ""
+    titles = {k: v.replace("Test accuracy (%)", label.capitalize() + unit) for k, v in PLOT_TITLES.items()}
+    titles["final"] = f"Final {label}{unit} with 95% confidence intervals"
+    from experiments.compare.plots import confusion_choice
+
+    choice = confusion_choice(report.groups)
+    if choice:
+        chooser = LABELS.get(choice[1], choice[1])
+        titles["confusion"] = (
+            f"Confusion matrix of {choice[0].name}, the run with the highest {chooser} (not test)"
+        )
+    if not any(len(g.ok_runs) > 1 for g in report.groups):
+        one = "trial" if report.search else "group"
+        titles["curves"] = f"Validation accuracy (%) and loss per epoch (one run per {one})"
     if not report.effects:
-        return PLOT_TITLES
+        return titles
     from experiments.compare.effects_plots import plot_titles as effects_titles
 
-    return {**PLOT_TITLES, **effects_titles(report.effects)}
+    return {**titles, **effects_titles(report.effects)}
 
 
 def context_lines(report: Report) -> list[str]:
     lines = [
         f"- Runs: {len(report.runs)} ({len(report.runs) - len(report.failed)} finished, {len(report.failed)} not)"
     ]
-    lines.append(
-        f"- Grouped by: {', '.join(f'`{k}`' for k in report.keys) or '(nothing varies)'}; seeds are repeats"
-    )
+    keys = ", ".join(f"`{k}`" for k in report.keys) or "(nothing varies)"
+    if report.search:
+        objective = LABELS.get(report.search.objective, report.search.objective)
+        lines.append(f"- Search over: {keys}; one row per trial, ranked by {objective} (the objective)")
+    else:
+        lines.append(f"- Grouped by: {keys}; seeds are repeats")
     constants = report.constants()
     if constants:
         lines.append("- Shared settings: " + ", ".join(f"`{k}={v}`" for k, v in constants.items()))

@@ -228,7 +228,11 @@ def format_table(summary: dict[str, Any]) -> str:
 
 
 def summary_metrics(summary: dict[str, Any], prefix: str = "model/") -> dict[str, float]:
-    """Totals and shares as flat numbers for a logger: ``model/params``, ``model/flops``, ``model/conv_flops_share``..."""
+    """Totals and shares as flat numbers for a run's summary: ``model/params``, ``model/flops``, ...
+
+    One value per run: they go to the W&B run's summary (``training/loggers.py::log_model_facts``), never
+    into a logger's metric stream.
+    """
     metrics = {f"{prefix}{key}": float(value) for key, value in summary["totals"].items()}
     for key, shares in summary["shares"].items():
         metrics |= {f"{prefix}{part}_{key}_share": float(value) for part, value in shares.items()}

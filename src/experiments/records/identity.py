@@ -7,6 +7,11 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
+from experiments.records.redaction import redact
+
+#: Override keys that say how a job runs (its loggers, what it resumes, sweep options), not what it is.
+NOT_IN_NAME = ("logger", "resume", "sweep")
+
 
 @dataclass(frozen=True)
 class JobInfo:
@@ -20,8 +25,17 @@ class JobInfo:
 
     @property
     def name(self) -> str:
-        """The job's overrides, e.g. ``pooling=min,activation=tanh,seed=1`` (``default`` without any)."""
-        return ",".join(self.overrides) or "default"
+        """The job's overrides, e.g. ``pooling=min,activation=tanh,seed=1`` (``default`` without any).
+
+        How the job was run stays out (``logger=...``, ``resume=...``, ``sweep.*``), and a key given twice (a
+        resumed run repeats the overrides it started with) shows its last value, where it first appeared.
+        """
+        kept: dict[str, str] = {}
+        for override in self.overrides:
+            key = override.split("=", 1)[0].lstrip("+")
+            if key.lstrip("~").split(".", 1)[0] not in NOT_IN_NAME:
+                kept[key] = override
+        return ",".join(kept.values()) or "default"
 
     @property
     def group(self) -> str | None:
@@ -43,8 +57,9 @@ def current_job(fallback_dir: str | Path = ".") -> JobInfo:
     if not HydraConfig.initialized():
         return JobInfo(run_dir=Path(fallback_dir))
     hydra = HydraConfig.get()
-    # Unresolved: an override like `+token=${oc.env:API_TOKEN}` names the variable, never its value.
-    task = OmegaConf.to_container(hydra.overrides.task, resolve=False)
+    # Unresolved: an override like `+token=${oc.env:API_TOKEN}` names the variable, never its value;
+    # a secret typed in one is masked (the job's name, swept values, tags and W&B name come from here).
+    task = redact(OmegaConf.to_container(hydra.overrides.task, resolve=False))
     overrides = tuple(str(o) for o in task if not str(o).lstrip("+~").startswith("hydra."))
     run_dir = Path(hydra.runtime.output_dir)
     choices = {

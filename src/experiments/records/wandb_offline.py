@@ -92,37 +92,55 @@ def _set_nested(target: dict[str, Any], keys: list[str], value: Any) -> None:
 
 
 def log_file(path: str | Path) -> Path:
-    """The ``run-*.wandb`` file itself, or the one inside an ``offline-run-*``/``run-*`` dir."""
+    """The ``run-*.wandb`` file itself, or the newest one in a dir (see :func:`log_files`)."""
+    return log_files(path)[-1]
+
+
+def log_files(path: str | Path) -> list[Path]:
+    """The file itself, or the logs of the newest run in a dir: each attempt of a resumed run, oldest first.
+
+    ``path`` may be a ``run-*.wandb`` file, an ``offline-run-*``/``run-*`` dir, the ``wandb/`` dir holding
+    them, or the job's run dir holding that (W&B's ``latest-run`` link is not followed).
+    """
     path = Path(path)
     if path.is_file():
-        return path
-    found = sorted(path.glob("run-*.wandb")) or sorted(path.glob("*/run-*.wandb"))
-    if not found:
-        raise FileNotFoundError(f"no run-*.wandb file in {path}")
-    return found[-1]
+        return [path]
+    for pattern in ("run-*.wandb", "*/run-*.wandb", "wandb/*/run-*.wandb"):
+        found = sorted(
+            (p for p in path.glob(pattern) if not p.parent.is_symlink()),
+            key=lambda p: p.parent.name.removeprefix("offline-"),  # run-<date>_<time>-<id>
+        )
+        if found:
+            return [p for p in found if p.name == found[-1].name]  # the same run id
+    raise FileNotFoundError(f"no run-*.wandb file in {path}")
 
 
 def read_offline_run(path: str | Path) -> OfflineRun:
-    """Parse a ``.wandb`` file, or the single one inside a run dir."""
+    """Parse a ``.wandb`` file, or the run in a dir (:func:`log_files`): a resumed run's attempts in order."""
     run = OfflineRun()
-    for record in records(log_file(path)):
-        kind = record.WhichOneof("record_type")
-        if kind == "run":
-            r = record.run
-            run.run_id, run.name, run.group = r.run_id, r.display_name, r.run_group
-            run.project, run.entity, run.tags = r.project, r.entity, list(r.tags)
-            for item in r.config.update:
-                _set_nested(run.config, _keys(item), json.loads(item.value_json))
-        elif kind == "config":
-            for item in record.config.update:
-                _set_nested(run.config, _keys(item), json.loads(item.value_json))
-            for item in record.config.remove:
-                run.config.pop(_keys(item)[0], None)
-        elif kind == "history":
-            run.history.append({"/".join(_keys(i)): json.loads(i.value_json) for i in record.history.item})
-        elif kind == "summary":
-            for item in record.summary.update:
-                run.summary["/".join(_keys(item))] = json.loads(item.value_json)
-        elif kind == "exit":
-            run.exit_code = record.exit.exit_code
+    for file in log_files(path):
+        for record in records(file):
+            _apply(run, record)
     return run
+
+
+def _apply(run: OfflineRun, record: Any) -> None:
+    kind = record.WhichOneof("record_type")
+    if kind == "run":
+        r = record.run
+        run.run_id, run.name, run.group = r.run_id, r.display_name, r.run_group
+        run.project, run.entity, run.tags = r.project, r.entity, list(r.tags)
+        for item in r.config.update:
+            _set_nested(run.config, _keys(item), json.loads(item.value_json))
+    elif kind == "config":
+        for item in record.config.update:
+            _set_nested(run.config, _keys(item), json.loads(item.value_json))
+        for item in record.config.remove:
+            run.config.pop(_keys(item)[0], None)
+    elif kind == "history":
+        run.history.append({"/".join(_keys(i)): json.loads(i.value_json) for i in record.history.item})
+    elif kind == "summary":
+        for item in record.summary.update:
+            run.summary["/".join(_keys(item))] = json.loads(item.value_json)
+    elif kind == "exit":
+        run.exit_code = record.exit.exit_code

@@ -54,6 +54,7 @@ class UpFrontCheck:
     configs: list[DictConfig | None] = field(default_factory=list)
     identical: dict[int, int] = field(default_factory=dict)
     dry_run: bool = False
+    reuse_identical: bool = True
 
 
 def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
@@ -91,4 +92,5 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         configs=configs,
         identical=identical_jobs(configs),
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
+        reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
     )

@@ -10,7 +10,10 @@ and a layer between activation and pool (LRN, trainable subsampling) break the i
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -66,3 +69,47 @@ def identical_jobs(configs: Sequence[DictConfig | None]) -> dict[int, int]:
         else:
             first[key] = number
     return same
+
+
+# A reused record keeps what the earlier job measured; these describe the job itself.
+OWN_FIELDS = ("name", "overrides", "swept", "choices", "seed", "run_dir", "started_at")
+
+
+def reuse_earlier_job(
+    run_dir: Path, earlier_dir: Path, identity: dict[str, Any], timeout: float = 86_400
+) -> bool:
+    """Record this job as the experiment ``earlier_dir`` already ran; False (run it) if that job did not end ok.
+
+    In a parallel sweep the earlier job may still be training: wait for its final record.
+    """
+    from experiments.records.results import RESULTS_FILE, Results
+
+    earlier_file = earlier_dir / RESULTS_FILE
+    deadline = time.monotonic() + timeout
+    while True:
+        earlier = _read(earlier_file)
+        if earlier.get("status") in ("ok", "failed", "interrupted") or time.monotonic() > deadline:
+            break
+        time.sleep(2.0)
+    if earlier.get("status") != "ok":
+        return False
+    record = {k: v for k, v in earlier.items() if k not in OWN_FIELDS} | identity
+    record |= {
+        "identical_to": f"../{earlier_dir.name}",
+        "note": (
+            f"the same experiment as job {earlier_dir.name} (max or min pooling commutes with a monotone "
+            "activation, so both block orders build the same network; or equal values under other option "
+            "names): its record is reused, nothing was trained again"
+        ),
+        "plots": [f"../{earlier_dir.name}/{p}" for p in earlier.get("plots") or []],
+        "best_checkpoint": None,
+    }
+    Results(run_dir).update(**record)
+    return True
+
+
+def _read(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text()) if path.is_file() else {}
+    except (OSError, json.JSONDecodeError):
+        return {}

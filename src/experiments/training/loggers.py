@@ -1,7 +1,13 @@
-"""Loggers from the ``logger`` group; W&B mode resolution that never prompts."""
+"""Loggers from the ``logger`` group; W&B mode resolution that never prompts; static facts kept as such.
+
+A run's static facts (its hyper-parameters, parameters, FLOPs) go where each tool keeps them, never into
+its metric stream: W&B's run config and summary, TensorBoard's HParams session, the CSV logger's
+``hparams.yaml``.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import netrc
 import os
 from collections.abc import Mapping
@@ -13,6 +19,8 @@ from experiments.records.identity import JobInfo
 from experiments.records.redaction import redact
 
 WANDB_MODES = ("auto", "online", "offline", "disabled")
+#: Groups whose option is no hyper-parameter of the run (how it is recorded), left out of its HParams.
+NOT_HPARAMS = ("logger",)
 
 
 def csv_logger(save_dir: str, **kwargs: Any) -> Any:
@@ -58,6 +66,118 @@ def csv_logger(save_dir: str, **kwargs: Any) -> Any:
     return AtomicCSVLogger(save_dir=save_dir, name="", version="", **kwargs)
 
 
+def tensorboard_logger(save_dir: str, name: str = "", version: str = "", **kwargs: Any) -> Any:
+    """Lightning's ``TensorBoardLogger`` that also writes the job's HParams session, once, after the test.
+
+    The session holds flat ``key=value`` hparams (:func:`session_hparams`); its metric values are the last
+    value of each scalar of the run (``test/acc``, ...). No experiment summary is written: TensorBoard then
+    builds one from every session under the logdir, so jobs of different sweeps list all their keys.
+    """
+    from pytorch_lightning.loggers import TensorBoardLogger
+    from pytorch_lightning.utilities import rank_zero_only
+
+    class SessionTensorBoardLogger(TensorBoardLogger):
+        tested = False
+        session_written = False
+
+        @rank_zero_only
+        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            super().log_metrics(metrics, step)
+            self.tested = self.tested or any(str(key).startswith("test/") for key in metrics)
+
+        @rank_zero_only
+        def finalize(self, status: str) -> None:
+            if status == "success" and self.tested and not self.session_written:
+                from torch.utils.tensorboard.summary import hparams
+
+                _, start, end = hparams(session_hparams(dict(self.hparams)), {})
+                writer = self.experiment._get_file_writer()
+                writer.add_summary(start)
+                writer.add_summary(end)
+                self.session_written = True
+            super().finalize(status)
+
+    return SessionTensorBoardLogger(save_dir=save_dir, name=name, version=version, **kwargs)
+
+
+def session_hparams(config: Mapping[str, Any]) -> dict[str, str | int | float | bool]:
+    """A job's HParams: its swept keys, each group's option, the seed, then ``params`` and ``flops``.
+
+    ``config`` is what the loggers were given: :attr:`JobContext.logged_config` (the config with ``choices``
+    and ``swept``) and the model's facts (``params.total``, ``flops``). A swept key takes its composed value
+    (``optimizer.lr``: a number), a swept group its option (``pooling``: ``max``).
+    """
+    choices = {str(k): str(v) for k, v in (config.get("choices") or {}).items() if k not in NOT_HPARAMS}
+    flat: dict[str, str | int | float | bool] = {}
+    for key, text in (config.get("swept") or {}).items():
+        value = choices.get(key, _select(config, str(key)))
+        flat[str(key)] = value if isinstance(value, str | int | float | bool) else str(text)
+    flat.update({k: v for k, v in choices.items() if k not in flat})
+    for key, value in (("seed", config.get("seed")), ("params", _select(config, "params.total"))):
+        if isinstance(value, int | float):
+            flat.setdefault(key, value)
+    if isinstance(config.get("flops"), int | float):
+        flat["flops"] = config["flops"]
+    return redact(flat)
+
+
+def _select(config: Mapping[str, Any], dotted: str) -> Any:
+    node: Any = config
+    for part in dotted.split("."):
+        if not isinstance(node, Mapping):
+            return None
+        node = node.get(part)
+    return node
+
+
+def tensorboard_place(config: Mapping[str, Any], job: JobInfo) -> dict[str, str]:
+    """Where a job's events go where ``save_dir`` is null.
+
+    ``<run dir>/tensorboard`` for a single run; ``<sweep dir>/tensorboard/<the job's name>`` for a sweep job,
+    so that TensorBoard names each run (a row of its HParams tab) by the job's overrides. A name that another
+    job of the sweep took already gets ``,job=<number>``.
+    """
+    if config.get("save_dir"):
+        return {}
+    if job.sweep_dir is None:
+        return {"save_dir": str(job.run_dir / "tensorboard")}
+    root, name = job.sweep_dir / "tensorboard", _dir_name(redact(job.name))
+    for version in (name, _dir_name(f"{redact(job.name)},job={job.run_dir.name}")):
+        owner, run_dir = root / version / ".run_dir", str(job.run_dir.resolve())
+        owner.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with open(owner, "x") as handle:
+                handle.write(run_dir)
+        except FileExistsError:
+            if owner.read_text().strip() not in ("", run_dir):
+                continue  # another job's name (a sweep over `logger=`, or equal overrides)
+        return {"save_dir": str(root), "version": version}
+    return {"save_dir": str(job.run_dir / "tensorboard")}
+
+
+def _dir_name(text: str) -> str:
+    """``text`` as one path component: ``/`` becomes ``_``; over 200 bytes, cut and a hash of it added."""
+    name = text.replace(os.sep, "_").replace("/", "_") or "default"
+    if len(name.encode()) <= 200:
+        return name
+    return name.encode()[:180].decode(errors="ignore") + "-" + hashlib.sha1(name.encode()).hexdigest()[:12]
+
+
+def log_model_facts(loggers: list[Any], facts: Mapping[str, Any], summary: Mapping[str, float]) -> None:
+    """The model's static facts in every logger's hyper-parameters; ``summary`` in the W&B run's summary.
+
+    ``facts`` (``params``: total and trainable, ``flops``) reach W&B's config, the CSV logger's
+    ``hparams.yaml`` and TensorBoard's HParams; ``summary`` (``model/params``, ``model/flops``, the shares)
+    the W&B summary, which is where W&B keeps one value per run (not its history).
+    """
+    from pytorch_lightning.loggers import WandbLogger
+
+    for logger in loggers:
+        logger.log_hyperparams(dict(facts))
+        if summary and isinstance(logger, WandbLogger):
+            logger.experiment.summary.update(dict(summary))
+
+
 def wandb_credentials_exist() -> bool:
     """True where ``WANDB_API_KEY`` is set or ``wandb login`` stored a key in the netrc file."""
     if os.environ.get("WANDB_API_KEY"):
@@ -95,13 +215,34 @@ def wandb_logger(
     log_model: bool = False,
     id: str | None = None,
 ) -> Any:
-    """A Lightning ``WandbLogger`` that never prompts (see :func:`resolve_wandb_mode`); ``id`` continues a run."""
+    """A Lightning ``WandbLogger`` that never prompts (see :func:`resolve_wandb_mode`); ``id`` continues a run.
+
+    W&B's history step is the trainer's step (restored from the checkpoint on resume), so a continued run
+    goes on from where it stopped instead of from 0. Lightning's ``anonymous=None`` is not passed on: wandb
+    0.31 warns that the setting has no effect whenever it is given at all.
+    """
     from pytorch_lightning.loggers import WandbLogger
+    from pytorch_lightning.utilities import rank_zero_only
+
+    class StepWandbLogger(WandbLogger):
+        def __init__(self, **options: Any) -> None:
+            super().__init__(**options)
+            self._wandb_init.pop("anonymous", None)
+
+        @rank_zero_only
+        def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
+            run = self.experiment
+            if step is None:  # e.g. the plots after the test: in the current row, no step of its own
+                run.log(dict(metrics), step=int(run.step))
+                return
+            # W&B drops a row below its current step: a late one joins the current row instead.
+            step = max(int(step), int(run.step))
+            run.log(dict(metrics, **{"trainer/global_step": step}), step=step)
 
     resolved = resolve_wandb_mode(mode)
     os.environ["WANDB_MODE"] = resolved
     Path(save_dir).mkdir(parents=True, exist_ok=True)
-    return WandbLogger(
+    return StepWandbLogger(
         save_dir=save_dir,
         project=project,
         entity=entity,
@@ -116,7 +257,7 @@ def wandb_logger(
 
 
 def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo, wandb_id: str | None = None) -> list[Any]:
-    """Instantiate each logger of the group; W&B's name, group and tags default to the job's identity.
+    """Instantiate each logger of the group; W&B's name, group, tags and TensorBoard's dir follow the job.
 
     The W&B factory is called with plain keyword arguments: a name such as ``+token=${oc.env:API_TOKEN}``
     must stay text, and ``instantiate`` would resolve it.
@@ -128,7 +269,11 @@ def build_loggers(configs: Mapping[str, Any] | None, job: JobInfo, wandb_id: str
     for config in (configs or {}).values():
         if not config:
             continue
-        if not str(config.get("_target_", "")).endswith(".wandb_logger"):
+        target = str(config.get("_target_", ""))
+        if target.endswith(".tensorboard_logger"):
+            loggers.append(instantiate(config, **tensorboard_place(config, job)))
+            continue
+        if not target.endswith(".wandb_logger"):
             loggers.append(instantiate(config))
             continue
         options = OmegaConf.to_container(config, resolve=True)

@@ -131,8 +131,13 @@ def use_cuda_runtime_checks(trainer: Any) -> None:
 
 
 def record_model(job: JobContext, net: Any, trainer: Any) -> None:
-    """Parameters, FLOPs, the layer table and the device, in ``results.json`` and the loggers."""
+    """Parameters, FLOPs, the layer table and the device in ``results.json``; the model's facts in loggers.
+
+    They are static facts, so they go where each logger keeps those (W&B's config and summary, TensorBoard's
+    HParams, the CSV logger's ``hparams.yaml``), not into the metric stream.
+    """
     from experiments.models.layer_table import summary_metrics
+    from experiments.training.loggers import log_model_facts
 
     assert job.results is not None
     device = describe_device(trainer) | (job.share.describe() if job.share is not None else {})
@@ -143,10 +148,10 @@ def record_model(job: JobContext, net: Any, trainer: Any) -> None:
 
         print(format_table(table), flush=True)
     flops = table["totals"]["flops"] if table else None
-    job.results.update(params=parameter_counts(net), flops=flops, summary=table, device=device)
-    if table:
-        for logger in job.loggers:
-            logger.log_metrics(summary_metrics(table), step=0)
+    params = parameter_counts(net)
+    job.results.update(params=params, flops=flops, summary=table, device=device)
+    facts = {"params": params} | ({"flops": flops} if flops is not None else {})
+    log_model_facts(job.loggers, facts, summary_metrics(table) if table else {})
 
 
 def final_metrics(tested: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:

@@ -1,0 +1,39 @@
+"""A W&B run continued with ``resume=``: the same run, named by its overrides, its step going on."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from experiments.records.wandb_offline import read_offline_run
+
+from .conftest import QUICK, cli_env, run_cli
+
+TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+
+
+@pytest.mark.slow
+def test_a_resumed_wandb_run_keeps_its_name_and_steps_on_from_where_it_stopped(tmp_path):
+    run_dir = tmp_path / "run"
+    env = cli_env(WANDB_SILENT="false")  # W&B's own warnings are printed
+    first = run_cli("logger=wandb", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr[-3000:]
+    before = read_offline_run(run_dir)  # a run dir is read as its W&B run
+    second = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path, env=env)
+    assert second.returncode == 0, second.stderr[-3000:]
+    output = first.stdout + first.stderr + second.stdout + second.stderr
+    assert "anonymous" not in output and "WARNING" not in output.replace("UserWarning", "")
+
+    run = read_offline_run(run_dir)  # both attempts, in order
+    results = json.loads((run_dir / "results.json").read_text())
+    assert run.run_id == before.run_id == results["wandb"]["run_id"]
+    assert run.name == results["name"] == ",".join(["trainer.max_epochs=2", *TINY[1:]])  # no logger=, resume=
+    assert len(run.history) > len(before.history)
+    steps = [row["_step"] for row in run.history]
+    assert steps == sorted(steps)  # W&B's step goes on from the first attempt's, not from 0
+    trained = [row["trainer/global_step"] for row in run.history if "train/loss" in row]
+    assert len(trained) == 2 and trained[1] > trained[0] == max(
+        r["trainer/global_step"] for r in before.history if "train/loss" in r
+    )
+    assert run.summary["model/params"] == results["params"]["total"] and run.exit_code == 0
