@@ -8,8 +8,6 @@ Bad input exits 2 with one line, before a run dir exists. :mod:`experiments.api`
 
 from __future__ import annotations
 
-import json
-import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -18,149 +16,11 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.config import ConfigError, config_dir, config_groups, validate
-from experiments.config.compose import CONFIG_NAME, compose, compose_in, hydra_session
+from experiments.cli.task import fail, train
+from experiments.config import ConfigError, config_dir, validate
+from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
-
-
-def train(
-    cfg: DictConfig,
-    *,
-    checked: bool = False,
-    raise_errors: bool = False,
-    identical: dict[int, int] | None = None,
-) -> float | None:
-    """The task function: one job, from a composed config to ``results.json`` in its run dir.
-
-    ``checked``: the config was validated when it was composed (no second validation).
-    ``raise_errors``: a single run raises bad input (the caller prints it) instead of exiting 2.
-    ``identical``: sweep jobs that are the same experiment as an earlier job; they reuse its record.
-    In a sweep a failing job is recorded in its ``results.json`` and the sweep goes on; with
-    ``sweep.resume`` a job whose ``results.json`` says ``ok`` is skipped.
-    """
-    from hydra.core.hydra_config import HydraConfig
-    from hydra.types import RunMode
-
-    from experiments.cli.console import quiet_library_warnings
-    from experiments.records.lock import RunLocked, lock_run_dir
-    from experiments.records.redaction import redact
-
-    quiet_library_warnings()
-    sys.argv[:] = redact(list(sys.argv))  # libraries that record the command line (W&B) see no secrets
-    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
-    output_dir = Path(cfg.paths.output_dir)
-    if multirun and cfg.get("sweep", {}).get("resume"):
-        finished = _finished_result(output_dir)
-        if finished is not None:
-            print(f"Skipping finished job {output_dir} (sweep.resume)")
-            return _objective(cfg, finished.get("metrics") or {})
-    if multirun:
-        try:  # released by the sweep's callback when the job ends (experiments.sweeps.progress)
-            lock_run_dir(output_dir)
-        except RunLocked as held:
-            print(f"Skipping job {output_dir}: {held}", file=sys.stderr)
-            return None
-    if multirun and identical and HydraConfig.get().job.num in identical:
-        reused = _reuse_identical(cfg, identical[HydraConfig.get().job.num])
-        if reused is not None:
-            return reused
-    try:
-        if not checked:
-            validate(cfg)
-    except ConfigError as error:
-        if not multirun:
-            _refuse(error, raise_errors)
-        from experiments.records.results import Results
-
-        Results(output_dir).update(status="failed", error=f"ConfigError: {error}")
-        print(f"Config error: {error}", file=sys.stderr)
-        return None
-    from experiments.data.errors import DataSourceError
-    from experiments.training.job import run_job
-    from experiments.training.ranks import RankLauncher, check_devices, processes_to_launch
-    from experiments.training.signals import Interrupted
-
-    try:
-        check_devices(cfg.trainer)
-        world_size = processes_to_launch(cfg.trainer)
-        with RankLauncher(OmegaConf.to_container(cfg, resolve=True), world_size):
-            return run_job(cfg)
-    except Interrupted as stop:
-        print(
-            f"Interrupted ({stop}); results.json says interrupted. Continue with: resume={output_dir}",
-            file=sys.stderr,
-        )
-        if raise_errors:
-            raise
-        sys.exit(stop.exit_code)
-    except (DataSourceError, ConfigError) as error:
-        if not multirun:
-            _refuse(error, raise_errors)
-        print(f"Job failed ({output_dir}): {error}", file=sys.stderr)
-    except Exception as error:  # recorded in results.json by run_job; a sweep goes on
-        if not multirun:
-            raise
-        print(f"Job failed ({output_dir}): {type(error).__name__}: {error}", file=sys.stderr)
-    return float("nan") if _searching() else None
-
-
-def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:
-    """Record this sweep job as earlier job ``earlier``'s experiment; None when that one did not end ok."""
-    from experiments.records.identity import current_job
-    from experiments.sweeps.identical import reuse_earlier_job
-
-    output_dir = Path(cfg.paths.output_dir)
-    job = current_job(output_dir)
-    identity = {
-        "name": job.name,
-        "overrides": list(job.overrides),
-        "swept": job.swept,
-        "choices": job.choices,
-        "seed": cfg.seed,
-        "run_dir": output_dir,
-    }
-    if not reuse_earlier_job(output_dir, output_dir.parent / str(earlier), identity):
-        return None
-    print(
-        f"Job {output_dir.name} is the same experiment as job {earlier}: its record is reused, not retrained"
-    )
-    return _objective(cfg, (_finished_result(output_dir) or {}).get("metrics") or {})
-
-
-def _objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
-    key = cfg.optimized_metric
-    return metrics.get(f"{key}_best", metrics.get(key))
-
-
-def _refuse(error: Exception, raise_errors: bool) -> None:
-    if raise_errors:
-        raise error
-    fail(error)
-
-
-def fail(error: Exception) -> None:
-    """One line and exit code 2 for bad input (the traceback with ``HYDRA_FULL_ERROR=1``)."""
-    if os.environ.get("HYDRA_FULL_ERROR") == "1":
-        raise error
-    kind = "Config error" if isinstance(error, ConfigError) else "Error"
-    print(f"{kind}: {error}", file=sys.stderr)
-    sys.exit(2)
-
-
-def _searching() -> bool:
-    """A search sweeper (Optuna) needs a number from every trial; NaN marks a failed one."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return "direction" in HydraConfig.get().sweeper
-
-
-def _finished_result(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "results.json"
-    if not path.is_file():
-        return None
-    results = json.loads(path.read_text())
-    return results if results.get("status") == "ok" else None
 
 
 def refuse_bad_weights(cfg: DictConfig) -> None:
@@ -260,7 +120,7 @@ def _fix_run_dir(cfg: DictConfig) -> None:
 def _run_job_in(session: Any, cfg: DictConfig) -> None:
     """What ``hydra.main`` does for a run, on the config composed above (Hydra's ``Hydra.run``)."""
     from hydra._internal.callbacks import Callbacks
-    from hydra.core.utils import run_job
+    from hydra.core.utils import JobStatus, run_job
     from hydra.types import HydraContext, RunMode
 
     cfg.hydra.mode = RunMode.RUN
@@ -274,7 +134,8 @@ def _run_job_in(session: Any, cfg: DictConfig) -> None:
         job_subdir_key=None,
     )
     callbacks.on_run_end(config=cfg, config_name=CONFIG_NAME, job_return=ret)
-    _ = ret.return_value  # re-raises the job's exception
+    if ret.status == JobStatus.FAILED:  # the job's own exception, without Hydra's "Error executing job" line
+        raise ret._return_value
 
 
 def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
@@ -320,38 +181,14 @@ def hydra_main(cfg: DictConfig) -> float | None:
     return train(cfg)
 
 
-def print_help(argv: list[str]) -> None:
-    """``--help``: the groups and options read from ``conf/`` and the config these overrides compose.
-
-    Replaces Hydra's help, which rebuilds its config repository by deep copy once per group and option
-    (~0.5 s; docs/benchmarks.md). ``--hydra-help`` still prints Hydra's own flags.
-    """
-    overrides = [a for a in argv if not a.startswith("-")]
-    lines = [
-        "experiments: train and compare classic CNNs from composed config groups (Hydra + Lightning).",
-        "",
-        "Usage: experiments [GROUP=OPTION ...] [KEY=VALUE ...]      one run",
-        "       experiments -m GROUP=A,B KEY=1,2 ...                a sweep (every combination)",
-        "       experiments compare PATH...                         a report of finished runs",
-        "       experiments layers [GROUP=OPTION ...]               the layer table, no training",
-        "       experiments --cfg job [overrides]                   print the composed config",
-        "       experiments --hydra-help                            Hydra's own flags",
-        "",
-        "== Config groups == (GROUP=OPTION)",
-        *(f"{group}: {', '.join(options)}" for group, options in config_groups().items()),
-        "",
-        f"== Config == ({' '.join(overrides) or 'the defaults'}; override any key with KEY=VALUE)",
-        OmegaConf.to_yaml(compose(overrides, validated=False)),
-    ]
-    print("\n".join(lines))
-
-
 def main(argv: list[str]) -> int:
     """The ``experiments`` train command; returns the exit code."""
     from experiments.data.errors import DataSourceError
     from experiments.sweeps.progress import SweepCallback
 
     if ("--help" in argv or "-h" in argv) and "--hydra-help" not in argv:
+        from experiments.cli.help import print_help
+
         try:
             print_help(argv)
         except ConfigError as error:

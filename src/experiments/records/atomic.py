@@ -30,6 +30,9 @@ class NoSpaceLeft(OSError):
     def __str__(self) -> str:
         return str(self.strerror)
 
+    def __reduce__(self) -> tuple[type, tuple[str]]:  # pickled back from a launcher's worker process
+        return NoSpaceLeft, (str(self.path),)
+
 
 def no_space(error: BaseException | None) -> NoSpaceLeft | None:
     """The :class:`NoSpaceLeft` behind ``error`` (an ENOSPC ``OSError`` anywhere in its chain), else None."""

@@ -21,12 +21,17 @@ from experiments.records.results import RESULTS_FILE
 
 
 def install() -> None:
-    """Make Hydra's ``run_job`` write its ``.hydra`` files with :func:`save_config`, and mask log records."""
+    """Make Hydra's ``run_job`` write its ``.hydra`` files with :func:`save_config`; mask log records and argv.
+
+    ``sys.argv`` is masked because libraries record the command line (W&B's run metadata).
+    """
     import logging
+    import sys
 
     import hydra.core.utils as hydra_utils
 
     hydra_utils._save_config = save_config  # type: ignore[assignment]
+    sys.argv[:] = redact(list(sys.argv))
     factory = logging.getLogRecordFactory()
     if not getattr(factory, "masks_secrets", False):
         logging.setLogRecordFactory(_masking(factory))

@@ -26,6 +26,9 @@ class RunLocked(Exception):
         holder = f"PID {pid}" if pid else "another process"
         super().__init__(f"{run_dir} is in use by a running job ({holder})")
 
+    def __reduce__(self) -> tuple[type, tuple[Path, int | None]]:
+        return RunLocked, (self.run_dir, self.pid)
+
 
 def lock_run_dir(run_dir: str | Path, tries: int = 3) -> bool:
     """Take ``run_dir``'s lock for this process (making the dir); False where this process holds it already.
@@ -57,6 +60,15 @@ def lock_run_dir(run_dir: str | Path, tries: int = 3) -> bool:
     for directory in (run_dir, run_dir / "checkpoints"):
         remove_stale_temporaries(directory)
     return True
+
+
+def claim_job(run_dir: str | Path) -> str | None:
+    """Take a sweep job's lock: None, or why to skip the job (another process runs it)."""
+    try:
+        lock_run_dir(run_dir)
+    except RunLocked as held:
+        return str(held)
+    return None
 
 
 def unlock_run_dir(run_dir: str | Path) -> None:
