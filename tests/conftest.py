@@ -58,6 +58,18 @@ def run_cli(
     )
 
 
+def start_cli(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
+    """Start ``python -m experiments ARGS`` without waiting; its output (both streams) goes to ``log``."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "experiments", *args],
+        cwd=cwd,
+        env=cli_env(),
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+    )
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real datasets (``EXPERIMENTS_DATA_DIR``); skips where it is not set."""

@@ -6,7 +6,6 @@ import csv
 import json
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,21 +14,10 @@ import pytest
 from experiments.records.lock import lock_holder
 from experiments.training.resume import resolve_resume
 
-from .conftest import cli_env, compose_config, run_cli
+from .conftest import compose_config, run_cli, start_cli
 from .test_records_full_disk import mount_tmpfs
 
 TINY = ["trainer.max_epochs=2", "trainer.num_sanity_val_steps=0"]
-
-
-def start_cli(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=cwd,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 @pytest.mark.slow

@@ -7,7 +7,6 @@ import json
 import random
 import re
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -15,20 +14,9 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
-from .conftest import cli_env, run_cli
+from .conftest import run_cli, start_cli
 
 SWEEP = ["-m", "seed=0,1", "trainer.num_sanity_val_steps=0"]
-
-
-def start_cli(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=cwd,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 def wait_for(condition, process: subprocess.Popen, log: Path, seconds: float = 240) -> None:

@@ -19,24 +19,13 @@ from experiments.data.archives import safe_extract
 from experiments.data.sources import DataSourceError
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import QUICK, cli_env, run_cli
+from .conftest import QUICK, cli_env, run_cli, start_cli
 
 DETERMINISTIC = ["data.batch_size=4", "trainer.max_epochs=4", "deterministic=true", "logger=many"]
 
 
 def results_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "results.json").read_text())
-
-
-def start_cli(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=cwd,
-        env=cli_env(),
-        stdin=subprocess.DEVNULL,
-        stdout=log.open("w"),
-        stderr=subprocess.STDOUT,
-    )
 
 
 @pytest.mark.slow

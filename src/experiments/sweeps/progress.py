@@ -53,6 +53,20 @@ def _status(results_file: Path) -> str:
         return "missing"
 
 
+def _outcome(results_file: Path) -> str:
+    """``ok     test/acc 97.21 %`` (or ``reused``): a finished job's status and main metric."""
+    try:
+        results = json.loads(results_file.read_text())
+    except (OSError, ValueError):
+        return "missing"
+    status = str(results.get("status", "?"))
+    accuracy = (results.get("metrics") or {}).get("test/acc")
+    if status != "ok" or not isinstance(accuracy, int | float):
+        return f"{status:<6}"
+    how = " (reused)" if results.get("identical_to") else ""
+    return f"{status:<6} test/acc {100 * accuracy:5.2f} %{how} "
+
+
 class SweepCallback(Callback):
     """Prints ``[k/N]`` lines as jobs start and end; at the end saves and prints the sweep summary.
 
@@ -107,11 +121,11 @@ class SweepCallback(Callback):
         from experiments.records.lock import unlock_run_dir
 
         unlock_run_dir(config.hydra.runtime.output_dir)  # taken for the job (records.hydra_files, cli.train)
-        status = _status(Path(config.hydra.runtime.output_dir) / RESULTS_FILE)
+        outcome = _outcome(Path(config.hydra.runtime.output_dir) / RESULTS_FILE)
         start = os.environ.get(START_VARIABLE)
         done = done_count(Path(config.hydra.sweep.dir), config.hydra.job.num, float(start) if start else None)
         print(
-            f"[{done}/{os.environ.get(TOTAL_VARIABLE, '?')} done] {status:<6} "
+            f"[{done}/{os.environ.get(TOTAL_VARIABLE, '?')} done] {outcome} "
             f"{_overrides(config)}  (sweep time {self._elapsed()})",
             flush=True,
         )
@@ -197,7 +211,7 @@ class ResultsWatcher(threading.Thread):
             overrides = path.parent.name
         if done:
             self._done += 1
-            head = f"[{self._done}/{self.total} done] {status:<6}"
+            head = f"[{self._done}/{self.total} done] {_outcome(path)}"
         else:
             head = f"[{int(path.parent.name) + 1}/{self.total}] start "
         print(f"{head} {redact(overrides)}{note}  (sweep time {SweepCallback._elapsed()})", flush=True)
