@@ -143,7 +143,8 @@ def tensorboard_place(config: Mapping[str, Any], job: JobInfo) -> dict[str, str]
         return {"save_dir": str(job.run_dir / "tensorboard")}
     root, name = job.sweep_dir / "tensorboard", _dir_name(redact(job.name))
     for version in (name, _dir_name(f"{redact(job.name)},job={job.run_dir.name}")):
-        owner, run_dir = root / version / ".run_dir", str(job.run_dir.resolve())
+        # The job's dir relative to the sweep's, so that a moved sweep dir still knows its runs.
+        owner, run_dir = root / version / ".run_dir", os.path.relpath(job.run_dir, job.sweep_dir)
         owner.parent.mkdir(parents=True, exist_ok=True)
         try:
             with open(owner, "x") as handle:
