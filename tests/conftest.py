@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
+import re
+import struct
 import subprocess
 import sys
+import termios
+import time
 from pathlib import Path
 
 import pytest
@@ -68,6 +74,44 @@ def start_cli(*args: str, cwd: Path, log: Path) -> subprocess.Popen:
         stdout=log.open("w"),
         stderr=subprocess.STDOUT,
     )
+
+
+ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")  # colours, cursor moves, links
+
+
+def run_in_terminal(args: list[str], cwd: Path, columns: int, timeout: float = 300) -> str:
+    """``python -m experiments ARGS`` on a real pseudo-terminal of ``columns`` x 40; its screen text.
+
+    No COLUMNS variable: the size comes from the terminal itself. Colour codes are removed; carriage
+    returns (a live bar's redraws) are kept.
+    """
+    leader, follower = pty.openpty()
+    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
+    env = {k: v for k, v in cli_env(TERM="xterm-256color").items() if k not in ("COLUMNS", "LINES")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "experiments", *args],
+        cwd=cwd,
+        env=env,
+        stdin=follower,
+        stdout=follower,
+        stderr=follower,
+        close_fds=True,
+    )
+    os.close(follower)
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    process.wait(timeout=30)
+    os.close(leader)
+    screen = b"".join(chunks).decode(errors="replace")
+    assert process.returncode == 0, screen[-3000:]
+    return ANSI.sub("", screen)
 
 
 @pytest.fixture

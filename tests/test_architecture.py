@@ -17,10 +17,20 @@ def module_name(path: Path) -> str:
 
 
 def imports_of(path: Path, modules: set[str]) -> set[str]:
-    """Every package module that ``path`` imports anywhere in its body (inside functions too)."""
+    """Every package module that ``path`` imports anywhere in its body (inside functions too; not the
+    ``if TYPE_CHECKING:`` imports of annotations, which never run)."""
     found = set()
     package = module_name(path) if path.name == "__init__.py" else module_name(path).rpartition(".")[0]
-    for node in ast.walk(ast.parse(path.read_text())):
+    tree = ast.parse(path.read_text())
+    typing_only = {  # `if TYPE_CHECKING:` imports are for annotations and never run
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and getattr(node.test, "id", None) == "TYPE_CHECKING"
+        for inner in ast.walk(node)
+    }
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]
@@ -115,3 +125,29 @@ def test_the_package_tree_shows_the_rooms():
     assert {"cli", "config", "training", "sweeps", "records", "models", "data", "compare"} <= rooms
     loose = {p.name for p in PACKAGE.glob("*.py")}
     assert loose <= {"__init__.py", "__main__.py", "api.py", "summary.py"}, loose
+
+
+# Rooms a room may not import (arrows point one way: cli -> config -> training -> records; sweeps wrap
+# jobs from the launcher side; compare reads records only, never trains).
+FORBIDDEN = {
+    "config": {"cli", "training", "sweeps", "records", "compare", "data", "api"},
+    "records": {"cli", "training", "sweeps", "compare", "api"},
+    "training": {"cli", "sweeps", "compare", "api"},
+    "compare": {"cli", "training", "sweeps", "data", "models"},
+    "models": {"cli", "config", "training", "sweeps", "records", "compare", "data", "api"},
+    "data": {"cli", "training", "sweeps", "records", "compare", "models", "api"},
+}
+
+
+def test_imports_follow_the_arrows_between_rooms():
+    def room(module: str) -> str:
+        parts = module.split(".")
+        return parts[1] if len(parts) > 1 else ""
+
+    wrong = [
+        f"{source} imports {target}"
+        for source, targets in import_graph().items()
+        for target in targets
+        if room(target) in FORBIDDEN.get(room(source), set())
+    ]
+    assert not wrong, "\n".join(wrong)

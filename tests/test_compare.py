@@ -381,7 +381,7 @@ def test_wandb_api_runs_are_mapped(monkeypatch):
     import wandb
 
     monkeypatch.setattr(wandb, "Api", Api)
-    monkeypatch.setattr("experiments.training.loggers.wandb_credentials_exist", lambda: True)
+    monkeypatch.setattr("experiments.config.wandb_mode.wandb_credentials_exist", lambda: True)
     runs = collect(["me/p/multirun-x"])
     assert len(runs) == 4 and all(r.ok and r.source == "wandb-api" for r in runs)
     assert runs[0].history == [{"epoch": 1.0, "val/acc": pytest.approx(0.97), "train/loss": 0.5}]

@@ -4,17 +4,10 @@ that only appear where they can say something, in the tables' units, chosen on v
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import pty
 import re
 import shutil
-import struct
 import subprocess
-import sys
-import termios
-import time
 from pathlib import Path
 
 import pytest
@@ -24,10 +17,10 @@ from experiments.compare.collect import collect
 from experiments.compare.plots import axis_label, confusion_choice, subject
 from experiments.compare.stats import group_runs
 
+from .conftest import run_in_terminal
 from .test_compare import parse_html, pixel_variance, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 CHROMIUM = next(
     (shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome") if shutil.which(n)), None
 )
@@ -82,42 +75,11 @@ def test_group_table_keeps_group_names_whole(tmp_path, width):
         assert "Left out at" in text  # what was folded away is said, not hidden
 
 
-def run_in_terminal(args: list[str], cwd: Path, columns: int, timeout: float = 120) -> str:
-    """``python -m experiments ARGS`` on a real pseudo-terminal of ``columns`` x 40 (no COLUMNS variable:
-    the size comes from the terminal itself); its screen text without colour codes."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    env = {k: v for k, v in os.environ.items() if k not in ("COLUMNS", "LINES")}
-    env.update(TERM="xterm-256color", WANDB_MODE="offline")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=cwd,
-        env=env,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=30)
-    os.close(leader)
-    assert process.returncode == 0, b"".join(chunks).decode(errors="replace")
-    return ANSI.sub("", b"".join(chunks).decode(errors="replace")).replace("\r", "")
-
-
 @pytest.mark.slow
 def test_group_table_in_a_real_terminal_at_100_columns(tmp_path):
     sweep = grid_sweep(tmp_path / "sweep")
     screen = run_in_terminal(["compare", str(sweep), "-o", str(tmp_path / "out"), "--no-plots"], ROOT, 100)
+    screen = screen.replace("\r", "")
     labels = [f"pooling={p},activation={a}" for p in ("max", "avg") for a in ("relu", "tanh")]
     table_lines(screen, labels)
     rich_part = screen[: screen.index("Report: ")]  # the last line is a plain print (the terminal wraps it)

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import fcntl
-import os
-import pty
 import re
-import struct
 import subprocess
 import sys
-import termios
-import time
 
 import pytest
 
-from .conftest import cli_env, run_cli
+from .conftest import cli_env, run_cli, run_in_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -29,37 +23,6 @@ CHATTER = (
     "Loaded model weights",
     "To append to your config",
 )
-ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
-
-
-def run_in_terminal(args: list[str], cwd, columns: int, timeout: float = 300) -> str:
-    """Run ``python -m experiments ARGS`` on a real pseudo-terminal of ``columns`` x 40; its screen text."""
-    leader, follower = pty.openpty()
-    fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 40, columns, 0, 0))
-    env = cli_env(COLUMNS=str(columns), TERM="xterm-256color")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "experiments", *args],
-        cwd=cwd,
-        env=env,
-        stdin=follower,
-        stdout=follower,
-        stderr=follower,
-        close_fds=True,
-    )
-    os.close(follower)
-    chunks, deadline = [], time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:  # the child closed the terminal
-            break
-        if not data:
-            break
-        chunks.append(data)
-    process.wait(timeout=30)
-    os.close(leader)
-    assert process.returncode == 0
-    return ANSI.sub("", b"".join(chunks).decode(errors="replace"))
 
 
 @pytest.mark.parametrize("columns", [80, 120])

@@ -10,16 +10,10 @@ import sys
 import numpy as np
 import pytest
 
+from experiments.config.wandb_mode import resolve_wandb_mode, wandb_credentials_exist
 from experiments.records.identity import JobInfo
 from experiments.records.wandb_offline import read_offline_run
-from experiments.training.loggers import (
-    finish_wandb,
-    resolve_wandb_mode,
-    session_hparams,
-    tensorboard_place,
-    wandb_credentials_exist,
-    wandb_logger,
-)
+from experiments.training.loggers import finish_wandb, session_hparams, tensorboard_place, wandb_logger
 
 from .conftest import QUICK, cli_env
 

@@ -73,8 +73,13 @@ def train(
     try:
         check_devices(cfg.trainer)
         world_size = processes_to_launch(cfg.trainer)
-        with RankLauncher(OmegaConf.to_container(cfg, resolve=True), world_size):
-            return run_job(cfg)
+        share = _device_share(cfg) if multirun else None
+        try:
+            with RankLauncher(OmegaConf.to_container(cfg, resolve=True), world_size):
+                return run_job(cfg, share=share)
+        finally:
+            if share is not None:
+                share.release()
     except Interrupted as stop:
         print(
             f"Interrupted ({stop}); results.json says interrupted. Continue with: resume={output_dir}",
@@ -115,6 +120,16 @@ def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:
         f"Job {output_dir.name} is the same experiment as job {earlier}: its record is reused, not retrained"
     )
     return _objective(cfg, (_finished_result(output_dir) or {}).get("metrics") or {})
+
+
+def _device_share(cfg: DictConfig) -> Any:
+    """This sweep job's part of the machine: its own GPU(s) where the launcher runs jobs side by side."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from experiments.sweeps.slots import JobDevices, parallel_jobs
+
+    sweep_dir = Path(HydraConfig.get().sweep.dir)
+    return JobDevices(sweep_dir, cfg.trainer.accelerator, cfg.trainer.devices, parallel_jobs())
 
 
 def _objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

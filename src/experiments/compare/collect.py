@@ -54,7 +54,7 @@ def collect(paths: Iterable[str | Path]) -> list[Run]:
         path = Path(spec)
         if not path.exists():
             if str(spec).startswith("wandb:") or str(spec).count("/") in (1, 2):
-                from experiments.training.loggers import wandb_credentials_exist
+                from experiments.config.wandb_mode import wandb_credentials_exist
 
                 if not wandb_credentials_exist():
                     raise FileNotFoundError(

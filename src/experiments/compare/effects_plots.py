@@ -11,22 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-DPI = 100
-
-
-def _figure(width: float, height: float) -> Any:
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save(figure: Any, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=DPI)
-    return path
+from experiments.records.figures import new_figure, save
 
 
 def _error_bars(points: Sequence[dict[str, Any]]) -> list[list[float]]:
@@ -43,7 +28,7 @@ def _error_bars(points: Sequence[dict[str, Any]]) -> list[list[float]]:
 def main_effects_plot(result: dict[str, Any], path: Path) -> Path:
     """One panel per factor: each level's mean with its 95% interval, the reference level marked."""
     factors = result["factors"]
-    figure = _figure(max(3.2 * len(factors), 4.8), 3.8)
+    figure = new_figure(max(3.2 * len(factors), 4.8), 3.8)
     axes = figure.subplots(1, len(factors), sharey=True, squeeze=False)[0]
     for ax, factor in zip(axes, factors):
         effects = result["effects"][factor]
@@ -56,7 +41,7 @@ def main_effects_plot(result: dict[str, Any], path: Path) -> Path:
         ax.grid(axis="y", alpha=0.3)
     axes[0].set_ylabel(f"{result['metric_label']} (%)")
     figure.suptitle(f"Main effects on {result['metric_label']}: level means with 95% CI", fontsize=10)
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def interaction_plot(result: dict[str, Any], term: str, path: Path) -> Path:
@@ -67,7 +52,7 @@ def interaction_plot(result: dict[str, Any], term: str, path: Path) -> Path:
     factor, by = info["factor"], info["by"]
     levels = [lv["level"] for lv in result["effects"][factor]["levels"]]
     by_levels = list(dict.fromkeys(c["by_level"] for c in info["cells"]))
-    figure = _figure(max(4.8, 1.4 * len(levels) + 2.4), 4.0)
+    figure = new_figure(max(4.8, 1.4 * len(levels) + 2.4), 4.0)
     ax = figure.subplots()
     cmap = colormaps["tab10"]
     for i, by_level in enumerate(by_levels):
@@ -92,7 +77,7 @@ def interaction_plot(result: dict[str, Any], term: str, path: Path) -> Path:
     ax.set_title(f"{result['metric_label']}: {factor} by {by} (cell means with 95% CI)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
-    return _save(figure, path)
+    return save(figure, path)
 
 
 def _file_part(text: str) -> str:

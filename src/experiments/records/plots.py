@@ -32,7 +32,7 @@ def save_run_plots(run_dir: Path, results: dict[str, Any]) -> list[Path]:
     if matrix:
         import numpy as np
 
-        from experiments.compare.plots import draw_confusion
+        from experiments.records.figures import draw_confusion
 
         array = np.asarray(matrix, dtype=float)
         if array.ndim == 2 and array.size:
@@ -44,7 +44,7 @@ def save_run_plots(run_dir: Path, results: dict[str, Any]) -> list[Path]:
 
 
 def _curves(history: Sequence[dict[str, Any]], path: Path, title: str, best_epoch: Any) -> Path:
-    from experiments.compare.plots import integer_epochs, new_figure
+    from experiments.records.figures import integer_epochs, new_figure, save
 
     figure = new_figure(9.6, 3.6)
     axes = figure.subplots(1, 2)
@@ -65,19 +65,7 @@ def _curves(history: Sequence[dict[str, Any]], path: Path, title: str, best_epoc
         if ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=8)
     figure.suptitle(title if len(title) < 90 else title[:87] + "...", fontsize=9)
-    return save_png(figure, path)
-
-
-def save_png(figure: Any, path: Path) -> Path:
-    """``figure`` as a PNG at ``path``, written atomically (a full disk or a kill leaves the earlier one)."""
-    import io
-
-    from experiments.compare.plots import DPI
-    from experiments.records.atomic import write_atomic
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
-    return write_atomic(path, buffer.getbuffer())
+    return save(figure, path)
 
 
 def log_images(loggers: Iterable[Any], paths: Sequence[Path], step: int | None = None) -> None:

@@ -143,6 +143,10 @@ class SweepCallback(Callback):
             f"\nSweep finished in {self._elapsed()}: {len(rows) - len(failed)} of {len(rows)} jobs ok.\n{table}"
         )
         print(f"Summary: {sweep_dir / SUMMARY_MD}\nCompare the jobs: experiments compare {sweep_dir}")
+        if (sweep_dir / "tensorboard").is_dir():
+            print(
+                f"TensorBoard (HParams tab: one row per job): tensorboard --logdir {sweep_dir / 'tensorboard'}"
+            )
         if list(sweep_dir.glob("*/wandb/offline-run-*")):
             print(
                 f"Upload the offline W&B runs of this sweep with: wandb sync {sweep_dir}/*/wandb/offline-run-*"

@@ -1,4 +1,4 @@
-"""One job's lifecycle around the recipe: its ``results.json`` status, signals, device share, W&B's finish.
+"""One job's lifecycle around the recipe: its ``results.json`` status, signals, W&B's finish, the last lines.
 
 The CLI wraps a job in the DDP rank launcher where it needs one (:mod:`experiments.training.ranks`);
 extra ranks call :func:`run_job` with ``rank_worker=True`` from :mod:`experiments.training.rank_worker`.
@@ -12,7 +12,7 @@ import traceback
 from contextlib import suppress
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -22,17 +22,20 @@ from experiments.records.redaction import redact
 from experiments.records.results import RESULTS_FILE, Results, versions
 from experiments.training.context import JobContext
 
+if TYPE_CHECKING:
+    from experiments.sweeps.slots import JobDevices
 
-def run_job(cfg: DictConfig, *, rank_worker: bool = False) -> float | None:
+
+def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | None = None) -> float | None:
     """Train and test one configuration; returns ``optimized_metric`` (its best value) for sweepers.
 
     ``rank_worker=True`` is an extra DDP rank: it trains but writes no records and prints nothing.
+    ``share``: the job's part of the machine in a parallel sweep (taken and freed by the sweep's side).
     A SIGINT/SIGTERM ends the job at the next batch with ``checkpoints/interrupted.ckpt`` and
     ``status: interrupted`` (raised as :class:`experiments.training.signals.Interrupted`).
     """
     from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-    from experiments.sweeps.slots import JobDevices, parallel_jobs
     from experiments.training.loggers import build_loggers, finish_wandb, wandb_identity
     from experiments.training.recipe import train_and_test
     from experiments.training.report import next_steps, print_final
@@ -43,6 +46,7 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False) -> float | None:
         config=redact(OmegaConf.to_container(cfg, resolve=True)),
         identity=current_job(cfg.paths.output_dir),
         started=time.perf_counter(),
+        share=share,
     )
     previous = _previous_results(job.run_dir) if cfg.get("resume") and not rank_worker else {}
     if not rank_worker:
@@ -53,10 +57,6 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False) -> float | None:
     try:
         if not rank_worker:
             job.stop = GracefulStop(job.run_dir / "checkpoints").install()
-            if job.identity.sweep_dir is not None:
-                job.share = JobDevices(
-                    job.identity.sweep_dir, cfg.trainer.accelerator, cfg.trainer.devices, parallel_jobs()
-                )
         wandb_id = (previous.get("wandb") or {}).get("run_id")
         job.loggers = build_loggers(cfg.logger, job.identity, wandb_id=wandb_id)
         if job.results and launched_as_rank_zero():
@@ -92,8 +92,6 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False) -> float | None:
         sync = finish_wandb(job.loggers, exit_code=0 if status == "ok" else 1)
         if sync and job.results:
             job.results.update(wandb_sync=sync)
-        if job.share is not None:
-            job.share.release()
     if job.results and job.results.data.get("status") == "ok" and job.identity.sweep_dir is None:
         print_final(job.run_dir, job.results.data, next_steps(job, sync))
     return objective

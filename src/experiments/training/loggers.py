@@ -8,17 +8,15 @@ its metric stream: W&B's run config and summary, TensorBoard's HParams session, 
 from __future__ import annotations
 
 import hashlib
-import netrc
 import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
+from experiments.config.wandb_mode import resolve_wandb_mode
 from experiments.records.identity import JobInfo
 from experiments.records.redaction import redact
 
-WANDB_MODES = ("auto", "online", "offline", "disabled")
 #: Groups whose option is no hyper-parameter of the run (how it is recorded), left out of its HParams.
 NOT_HPARAMS = ("logger",)
 
@@ -179,30 +177,6 @@ def log_model_facts(loggers: list[Any], facts: Mapping[str, Any], summary: Mappi
             logger.experiment.summary.update(dict(summary))
 
 
-def wandb_credentials_exist() -> bool:
-    """True where ``WANDB_API_KEY`` is set or ``wandb login`` stored a key in the netrc file."""
-    if os.environ.get("WANDB_API_KEY"):
-        return True
-    host = urlparse(os.environ.get("WANDB_BASE_URL", "https://api.wandb.ai")).hostname or "api.wandb.ai"
-    path = Path(os.environ.get("NETRC", Path.home() / ".netrc"))
-    try:
-        return path.is_file() and netrc.netrc(str(path)).authenticators(host) is not None
-    except (netrc.NetrcParseError, OSError):
-        return False
-
-
-def resolve_wandb_mode(requested: str = "auto") -> str:
-    """``auto`` means ``WANDB_MODE`` if set, else online with credentials and offline without; never a prompt."""
-    if requested not in WANDB_MODES:
-        raise ValueError(f"logger.wandb.mode must be one of {WANDB_MODES}, got {requested!r}")
-    if requested != "auto":
-        return requested
-    from_env = os.environ.get("WANDB_MODE", "").strip().lower()
-    if from_env in ("online", "offline", "disabled", "dryrun", "run"):
-        return {"dryrun": "offline", "run": "online"}.get(from_env, from_env)
-    return "online" if wandb_credentials_exist() else "offline"
-
-
 def wandb_logger(
     *,
     save_dir: str,
@@ -222,6 +196,7 @@ def wandb_logger(
     goes on from where it stopped instead of from 0. Lightning's ``anonymous=None`` is not passed on: wandb
     0.31 warns that the setting has no effect whenever it is given at all.
     """
+    import wandb
     from pytorch_lightning.loggers import WandbLogger
     from pytorch_lightning.utilities import rank_zero_only
 
@@ -253,6 +228,8 @@ def wandb_logger(
         mode=resolved,
         job_type=job_type,
         log_model=log_model,
+        # W&B's own run summary and sync hints stay out of the console: the run's last lines say it once.
+        settings=wandb.Settings(quiet=True),
         **({"id": id, "resume": "allow"} if id else {}),
     )
 
