@@ -53,12 +53,9 @@ class Run:
         return float(value) if finite(value) else None
 
     def config_value(self, dotted: str) -> Any:
-        node: Any = self.config
-        for part in dotted.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return None
-            node = node[part]
-        return node
+        from experiments.config.lookup import select
+
+        return select(self.config, dotted)
 
 
 def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.compare.runs import Run, finite, integer, number, parse_overrides
+from experiments.config.lookup import select
 from experiments.records.wandb_offline import read_offline_run, records
 
 
@@ -50,15 +51,6 @@ def _identity(name: str | None, tags: Iterable[str] | None, config: dict[str, An
     if isinstance(swept, dict):
         overrides.update({str(k): str(v) for k, v in swept.items()})
     return overrides
-
-
-def _dig(config: dict[str, Any], dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, dict):
-            return None
-        node = node.get(part)
-    return node
 
 
 def epoch_history(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -157,15 +149,15 @@ def wandb_run(
         metrics={k: float(v) for k, v in summary.items() if not k.startswith("_") and finite(v)},
         history=history,
         params=integer(
-            summary.get("model/params") or _dig(config, "params.total") or summary.get("params/total")
+            summary.get("model/params") or select(config, "params.total") or summary.get("params/total")
         ),
         flops=integer(summary.get("model/flops") or summary.get("flops")),
         wall_time_s=number(summary.get("_runtime")),
         best_epoch=_best_epoch(history),
         epochs=len(history) or None,
         config=config,
-        model=_dig(config, "model.name"),
-        data=_dig(config, "data.name"),
+        model=select(config, "model.name"),
+        data=select(config, "data.name"),
         sweep=info.get("group"),
         wandb=info,
     )

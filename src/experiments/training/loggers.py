@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from experiments.config.lookup import select
 from experiments.config.wandb_mode import resolve_wandb_mode
 from experiments.records.identity import JobInfo
 from experiments.records.redaction import redact
@@ -108,24 +109,15 @@ def session_hparams(config: Mapping[str, Any]) -> dict[str, str | int | float | 
     choices = {str(k): str(v) for k, v in (config.get("choices") or {}).items() if k not in NOT_HPARAMS}
     flat: dict[str, str | int | float | bool] = {}
     for key, text in (config.get("swept") or {}).items():
-        value = choices.get(key, _select(config, str(key)))
+        value = choices.get(key, select(config, str(key)))
         flat[str(key)] = value if isinstance(value, str | int | float | bool) else str(text)
     flat.update({k: v for k, v in choices.items() if k not in flat})
-    for key, value in (("seed", config.get("seed")), ("params", _select(config, "params.total"))):
+    for key, value in (("seed", config.get("seed")), ("params", select(config, "params.total"))):
         if isinstance(value, int | float):
             flat.setdefault(key, value)
     if isinstance(config.get("flops"), int | float):
         flat["flops"] = config["flops"]
     return redact(flat)
-
-
-def _select(config: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = config
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping):
-            return None
-        node = node.get(part)
-    return node
 
 
 def tensorboard_place(config: Mapping[str, Any], job: JobInfo) -> dict[str, str]:
