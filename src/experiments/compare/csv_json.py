@@ -63,6 +63,7 @@ def write_json(report: Report, path: Path) -> Path:
         "alpha": report.alpha,
         "groups": groups,
         "effects": report.effects,
+        "ranking_by_epoch": report.settling,
         "search": None if report.search is None else search_json(report),
         "failed": [
             {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed

@@ -105,6 +105,10 @@ def write_html(report: Report, path: Path) -> Path:
         ]
     if report.effects:
         body += effects_html(report.effects)
+    if report.settling:
+        from experiments.compare.settling import settling_table
+
+        body += ["<h2>Ranking by epoch</h2>", html_table(*settling_table(report.settling))]
     body.append("<h2>Runs that did not finish</h2>")
     body.append(
         html_table(FAILED_HEADER, failed_rows(report))

@@ -114,10 +114,14 @@ def compare(
     )
     if not search:
         from experiments.compare.effects import REFERENCES, effects_frame, factorial_effects
+        from experiments.compare.settling import ranking_by_epoch, settling_sentence
 
         report.effects = factorial_effects(
             effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
         )
+        report.settling = ranking_by_epoch(groups, keys)
+        if report.settling:
+            report.insights.append(settling_sentence(report.settling))
     try:
         if plots and search:
             from experiments.compare.search_plots import search_plots

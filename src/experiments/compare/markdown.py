@@ -58,6 +58,10 @@ def write_markdown(report: Report, path: Path) -> Path:
         from experiments.compare.effects_text import effects_markdown
 
         parts += [effects_markdown(report.effects), ""]
+    if report.settling:
+        from experiments.compare.settling import settling_table
+
+        parts += ["## Ranking by epoch", "", md_table(*settling_table(report.settling)), ""]
     parts += ["## Runs that did not finish", ""]
     parts += [
         md_table(FAILED_HEADER, failed_rows(report)) if report.failed else "None: every run finished.",

@@ -32,6 +32,7 @@ class Report:
         None  # the factorial analysis (compare.effects), where the runs form a grid
     )
     search: Any = None  # a compare.search.Search where the runs are the trials of a search
+    settling: dict[str, Any] | None = None  # rankings by epoch (compare.settling)
 
     @property
     def failed(self) -> list[Run]:

@@ -1,0 +1,140 @@
+"""When the ranking settles: the groups and each factor's levels ranked by validation accuracy, epoch by epoch.
+
+A study needs "enough epochs for the ranking to settle". :func:`ranking_by_epoch` ranks the groups by
+their mean ``val/acc`` at each epoch (from each run's history) and measures the agreement with the
+last epoch's ranking with Kendall's tau-b (``scipy.stats.kendalltau``, ties allowed); it also orders
+each factor's levels by their mean at that epoch. A factor's order has settled at the first epoch from
+which it stays the same to the end. The result is JSON-able.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from statistics import fmean
+from typing import Any
+
+from experiments.compare.runs import Run, finite
+from experiments.compare.stats import Group, value_of
+
+METRIC = "val/acc"
+
+
+def _at_epoch(run: Run, epoch: int, metric: str) -> float | None:
+    for row in run.history:
+        if row.get("epoch") == epoch and finite(row.get(metric)):
+            return float(row[metric])
+    return None
+
+
+def _mean(values: Sequence[float | None]) -> float | None:
+    present = [v for v in values if v is not None]
+    return fmean(present) if present else None
+
+
+def _order(means: dict[str, float]) -> list[str]:
+    """Labels from the highest mean to the lowest (equal means keep their first order)."""
+    return sorted(means, key=lambda label: -means[label])
+
+
+def _settled(orders: Sequence[Any]) -> int:
+    """Index of the first entry from which every later entry equals the last one."""
+    index = len(orders) - 1
+    while index > 0 and orders[index - 1] == orders[-1]:
+        index -= 1
+    return index
+
+
+def ranking_by_epoch(
+    groups: Sequence[Group], keys: Sequence[str], metric: str = METRIC
+) -> dict[str, Any] | None:
+    """Group and level rankings at each epoch every group reached; ``None`` for < 2 groups or epochs."""
+    from scipy import stats
+
+    groups = [g for g in groups if g.ok_runs]
+    if len(groups) < 2:
+        return None
+    last = min(
+        max((int(row.get("epoch", 0)) for row in r.history), default=0) for g in groups for r in g.ok_runs
+    )
+    epochs = list(range(1, last + 1))
+    if len(epochs) < 2:
+        return None
+    runs = [r for g in groups for r in g.ok_runs]
+    means = {
+        e: {g.label: _mean([_at_epoch(r, e, metric) for r in g.ok_runs]) for g in groups} for e in epochs
+    }
+    if any(v is None for row in means.values() for v in row.values()):
+        return None
+    final = [means[last][g.label] for g in groups]
+    factors = [k for k in keys if len({value_of(r, k) for r in runs}) > 1]
+    rows = []
+    for epoch in epochs:
+        current = [means[epoch][g.label] for g in groups]
+        tau, p = stats.kendalltau(current, final)
+        orders = {}
+        for factor in factors:
+            levels = sorted({value_of(r, factor) for r in runs})
+            level_means = {
+                level: _mean([_at_epoch(r, epoch, metric) for r in runs if value_of(r, factor) == level])
+                for level in levels
+            }
+            orders[factor] = _order(level_means)
+        rows.append(
+            {
+                "epoch": epoch,
+                "kendall_tau": None if math.isnan(tau) else float(tau),
+                "p": None if math.isnan(p) else float(p),
+                "best": _order(means[epoch])[0],
+                "orders": orders,
+            }
+        )
+    settled = {f: epochs[_settled([row["orders"][f] for row in rows])] for f in factors}
+    return {
+        "metric": metric,
+        "epochs": epochs,
+        "groups": len(groups),
+        "rows": rows,
+        "factors_settled_at": settled,
+        "best_settled_at": epochs[_settled([row["best"] for row in rows])],
+    }
+
+
+def settling_sentence(result: dict[str, Any]) -> str:
+    """One plain sentence for the findings."""
+    last = result["epochs"][-1]
+    before = result["rows"][-2]
+    parts = [
+        f"{factor}'s order by {result['metric']} is the final one from epoch {epoch}"
+        for factor, epoch in result["factors_settled_at"].items()
+    ]
+    tau = before["kendall_tau"]
+    text = (
+        f"Ranking by epoch: the {result['groups']} groups ranked at epoch {before['epoch']} agree with "
+        f"epoch {last} with Kendall's tau {tau:.2f}"
+        if tau is not None
+        else "Ranking by epoch:"
+    )
+    if parts:
+        text += "; " + "; ".join(parts)
+    best = result["best_settled_at"]
+    text += f"; the best group is the final one from epoch {best}"
+    if max([best, *result["factors_settled_at"].values()]) == last:
+        text += " (it changed at the last epoch: more epochs may change the ranking)"
+    return text + "."
+
+
+def settling_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows: epoch, tau against the last epoch, the best group, each factor's level order."""
+    factors = list(result["factors_settled_at"])
+    header = ["epoch", "Kendall tau vs last", "best group", *(f"{f} (best first)" for f in factors)]
+    rows = [
+        [
+            str(row["epoch"]),
+            "" if row["kendall_tau"] is None else f"{row['kendall_tau']:.2f}",
+            row["best"],
+            *(" > ".join(row["orders"][f]) for f in factors),
+        ]
+        for row in result["rows"]
+    ]
+    return header, rows
