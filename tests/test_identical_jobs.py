@@ -113,3 +113,9 @@ def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_
     assert "identical_to" not in trained[1]
     assert trained[1]["metrics"]["test/acc"] == trained[0]["metrics"]["test/acc"]  # the same network, trained
     assert trained[1]["history"][-1]["val/loss"] == trained[0]["history"][-1]["val/loss"]
+    summaries = {
+        reuse: json.loads((tmp_path / f"reuse-{reuse}" / "sweep_summary.json").read_text())["totals"]
+        for reuse in runs
+    }
+    assert summaries["true"]["trained_jobs"] == 1 and summaries["false"]["trained_jobs"] == 2
+    assert summaries["true"]["train_seconds"] == first["throughput"]["train_seconds"]

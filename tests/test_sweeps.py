@@ -145,8 +145,14 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     assert "[1/2] start" in first.stdout and "[2/2 done] failed" in first.stdout
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     assert summary["counts"] == {"failed": 1, "ok": 1}
+    totals = summary["totals"]  # the sweep's wall time beside the training steps of its jobs
+    assert totals["trained_jobs"] == 1
+    assert totals["train_seconds"] == results[0]["throughput"]["train_seconds"] > 0
+    assert totals["sweep_wall_time_s"] > totals["train_seconds"]
+    assert totals["training_share"] == totals["train_seconds"] / totals["sweep_wall_time_s"]
     markdown = (sweep / "sweep_summary.md").read_text()
-    assert "2 jobs: 1 failed, 1 ok" in markdown and "{" not in markdown  # no raw Python dicts
+    assert "2 jobs: 1 failed, 1 ok; 0:" in markdown and "of wall time; training steps" in markdown
+    assert "{" not in markdown  # no raw Python dicts
     assert f"experiments compare {sweep.relative_to(tmp_path)}" in first.stdout
     finished_at = results[0]["finished_at"]
 

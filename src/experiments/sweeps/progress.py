@@ -136,7 +136,8 @@ class SweepCallback(Callback):
             self._watcher = None
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = job_rows(sweep_dir)
-        table = write_summary(sweep_dir, rows)
+        start = os.environ.get(START_VARIABLE)
+        table = write_summary(sweep_dir, rows, time.time() - float(start) if start else None)
         failed = [r for r in rows if r["status"] not in ("ok", "skipped")]
         SweepCallback.failed_jobs = len(failed)
         print(

@@ -39,14 +39,39 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
                 "test/acc": metrics.get("test/acc"),
                 "val/acc_best": metrics.get("val/acc_best"),
                 "wall_time_s": results.get("wall_time_s"),
+                "train_seconds": None if results.get("identical_to") else _train_seconds(results),
+                "identical_to": results.get("identical_to"),
                 "device": device.get("assigned") or device.get("root_device"),
             }
         )
     return rows
 
 
-def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]]) -> str:
-    """Save ``sweep_summary.json`` and ``sweep_summary.md``; return the Markdown table."""
+def _train_seconds(results: dict[str, Any]) -> float | None:
+    """Seconds spent in training steps (validation excluded), as the job's throughput record has it."""
+    value = (results.get("throughput") or {}).get("train_seconds")
+    return float(value) if isinstance(value, int | float) else None
+
+
+def totals(rows: Sequence[dict[str, Any]], sweep_seconds: float | None) -> dict[str, Any]:
+    """The sweep's wall time beside the jobs' own and their training steps (reused records excluded).
+
+    ``training_share`` is the jobs' training seconds summed over the sweep's wall time: up to the number
+    of jobs run at once with a parallel launcher."""
+    train = sum(r["train_seconds"] or 0.0 for r in rows)
+    return {
+        "sweep_wall_time_s": sweep_seconds,
+        "jobs_wall_time_s": sum(r["wall_time_s"] or 0.0 for r in rows if not r.get("identical_to")),
+        "train_seconds": train,
+        "trained_jobs": sum(1 for r in rows if r["train_seconds"] is not None),
+        "training_share": train / sweep_seconds if sweep_seconds else None,
+    }
+
+
+def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]], sweep_seconds: float | None = None) -> str:
+    """Save ``sweep_summary.json`` and ``sweep_summary.md``; return the Markdown table.
+
+    ``sweep_seconds``: the sweep's wall time from its start, when known."""
 
     def cell(value: Any, digits: int = 4) -> str:
         if isinstance(value, float):
@@ -67,11 +92,27 @@ def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]]) -> str:
         status: sum(r["status"] == status for r in rows) for status in sorted({r["status"] for r in rows})
     }
     table = "\n".join([header, *lines])
-    write_atomic(sweep_dir / SUMMARY_JSON, json.dumps({"counts": counts, "jobs": list(rows)}, indent=2))
-    write_atomic(sweep_dir / SUMMARY_MD, f"# Sweep {sweep_dir}\n\n{count_line(counts)}\n\n{table}\n")
+    total = totals(rows, sweep_seconds)
+    summary = {"counts": counts, "totals": total, "jobs": list(rows)}
+    write_atomic(sweep_dir / SUMMARY_JSON, json.dumps(summary, indent=2))
+    write_atomic(
+        sweep_dir / SUMMARY_MD, f"# Sweep {sweep_dir}\n\n{count_line(counts)}{time_line(total)}\n\n{table}\n"
+    )
     return table
 
 
 def count_line(counts: dict[str, int]) -> str:
     """``6 jobs: 5 ok, 1 failed``"""
     return f"{sum(counts.values())} jobs: " + ", ".join(f"{n} {status}" for status, n in counts.items())
+
+
+def time_line(total: dict[str, Any]) -> str:
+    """``; 12:03 of wall time, training steps 41% of it (25 jobs trained)``, or nothing without a start."""
+    seconds = total["sweep_wall_time_s"]
+    if not seconds:
+        return ""
+    minutes, rest = divmod(round(seconds), 60)
+    return (
+        f"; {minutes}:{rest:02d} of wall time; training steps, summed over the jobs: "
+        f"{100 * total['training_share']:.0f}% of it ({total['trained_jobs']} jobs trained)"
+    )
