@@ -284,6 +284,26 @@ def test_within_noise_is_marked_and_not_ranked(tmp_path):
     assert "cannot be told apart" in text and "collapsed" not in text
 
 
+def test_many_groups_within_noise_are_summed_up_in_one_line(tmp_path):
+    """Six groups within noise of the best: one line with their range, not six; few stay one line each."""
+    seeds = (0.95, 0.90, 0.97)
+    for g, lr in enumerate(("0.1", "0.2", "0.3", "0.4", "0.5", "0.6", "0.7")):
+        for s, acc in enumerate(seeds):
+            write_run(tmp_path, 3 * g + s, {"optimizer.lr": lr, "seed": s}, acc - 0.002 * g)
+    runs = collect([tmp_path])
+    keys, groups = group_runs(runs)
+    lines = insights(groups, runs, keys)
+    tied = [line for line in lines if "cannot be told apart" in line]
+    assert tied == [
+        "6 other groups cannot be told apart from `optimizer.lr=0.1` with these seeds: they differ by "
+        "0.20 points to 1.20 points, smallest Holm-adjusted p = 1. The differences table lists each; more "
+        "seeds would be needed to rank them."
+    ]
+    few = [r for r in runs if r.overrides["optimizer.lr"] in ("0.1", "0.2", "0.3")]
+    keys, groups = group_runs(few)
+    assert sum("cannot be told apart" in line for line in insights(groups, few, keys)) == 2
+
+
 def test_missing_and_failed_jobs_are_listed(tmp_path):
     write_run(tmp_path, 0, {"pooling": "max", "seed": 0}, 0.9)
     write_run(tmp_path, 1, {"pooling": "max", "seed": 1}, 0.92)

@@ -93,6 +93,26 @@ def collapse_reason(group: Group) -> str | None:
     return None
 
 
+#: More groups than this within noise of the best are summed up in one line (the table lists each).
+TIED_LINES = 4
+
+
+def _tied_line(tied: Sequence[Group], best: Group, comparisons: int) -> str:
+    diffs = [abs(g.comparison.diff) for g in tied]  # type: ignore[union-attr]
+    adjusted = min(g.comparison.p_adjusted for g in tied)  # type: ignore[union-attr]
+    alone = sum(1 for g in tied if not (g.comparison.low <= 0 <= g.comparison.high))  # type: ignore[union-attr]
+    line = (
+        f"{len(tied)} other groups cannot be told apart from `{best.label}` with these seeds: they differ by "
+        f"{points(min(diffs))} to {points(max(diffs))}, smallest Holm-adjusted p = {adjusted:.2g}"
+    )
+    if alone:
+        line += (
+            f"; {alone} of them differ before the correction for {comparisons} comparisons with the best, "
+            "which is not conclusive"
+        )
+    return line + ". The differences table lists each; more seeds would be needed to rank them."
+
+
 def insights(
     groups: Sequence[Group],
     runs: Sequence[Run],
@@ -150,6 +170,9 @@ def insights(
             f"`{group.label}` is lower by {points(c.diff)} (95% CI of the difference {points(c.high)} to "
             f"{points(c.low)}; {test_name}, Holm-adjusted p = {c.p_adjusted:.2g}): the seeds support this gap."
         )
+    if len(tied) > TIED_LINES:
+        lines.append(_tied_line(tied, best, len(scored) - 1))
+        tied = []
     for group in tied:
         c = group.comparison
         assert c is not None
