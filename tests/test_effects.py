@@ -200,6 +200,29 @@ def test_identical_cells_are_a_finding() -> None:
     )
 
 
+def test_identical_cells_are_fitted_again_counted_once() -> None:
+    """The copies of an identical cell are dropped and the ANOVA refitted (type III), as statsmodels does."""
+    frame = full_block_order_grid(identical_for=("max",))
+    factors = ["pooling", "activation", "model.net.block_order"]
+    result = factorial_effects(frame, factors, METRIC)
+    assert result is not None
+    kept = frame[~((frame["pooling"] == "max") & (frame["model.net.block_order"] == "conv-pool-act"))]
+    again = result["without_copies"]
+    assert again["runs"] == len(kept) == len(frame) - 8 and again["dropped"] == 8
+    data = kept.rename(columns={METRIC: "acc", "model.net.block_order": "order"})
+    # max pooling has no conv-pool-act cell left, so pooling:order cannot be estimated and is dropped
+    terms = "C(pooling, Sum) * C(activation, Sum) + C(activation, Sum) * C(order, Sum)"
+    table = anova_lm(ols("acc ~ " + terms, data).fit(), typ=3)
+    pvalues = {row["term"]: row["p"] for row in again["anova"]}
+    assert pvalues["pooling"] == pytest.approx(table.loc["C(pooling, Sum)", "PR(>F)"], rel=1e-6)
+    assert pvalues["model.net.block_order"] == pytest.approx(table.loc["C(order, Sum)", "PR(>F)"], rel=1e-6)
+    assert pvalues["activation:model.net.block_order"] == pytest.approx(
+        table.loc["C(activation, Sum):C(order, Sum)", "PR(>F)"], rel=1e-6
+    )
+    assert "pooling:model.net.block_order" not in pvalues
+    assert any(n.startswith("8 runs repeat the runs of an identical cell") for n in result["notes"])
+
+
 def test_a_factor_that_changes_nothing_has_no_power_estimate() -> None:
     frame = full_block_order_grid(identical_for=tuple(POOLING_COST))
     result = factorial_effects(frame, ["pooling", "activation", "model.net.block_order"], METRIC)

@@ -228,8 +228,60 @@ def factorial_effects(
         result["checks"] = assumption_checks(anova, safe, list(safe_names))
         if result["checks"]["doubtful"]:
             _permutation_check(result, safe, anova, safe_names, resamples, random_state)
+    if anova is not None and result["identical"]:
+        _without_copies(result, data, safe, safe_names, alpha)
     result["findings"] = findings(result)
     return json_safe(result)
+
+
+def _copies(data: pd.DataFrame, identical: Sequence[dict[str, Any]]) -> pd.Series:
+    """Rows of the second cell of each identical pair: the same runs counted again."""
+    mask = pd.Series(False, index=data.index)
+    for item in identical:
+        for context in item["contexts"]:
+            rows = data[item["factor"]] == item["levels"][1]
+            for factor, level in context.items():
+                rows &= data[factor] == level
+            mask |= rows
+    return mask
+
+
+def _without_copies(
+    result: dict[str, Any], data: pd.DataFrame, safe: pd.DataFrame, names: dict[str, str], alpha: float
+) -> None:
+    """The ANOVA again with each identical cell counted once, and a note on what it changes.
+
+    A copied cell is right for the cell means (its difference is exactly 0) but counts the same seeds'
+    spread twice, which inflates the residual degrees of freedom."""
+    copies = _copies(data, result["identical"])
+    kept = safe[~copies.to_numpy()]
+    varying = [k for k in names if kept[k].nunique() > 1]  # a factor of copies only keeps one level
+    if not varying or kept.groupby(varying).size().max() < 2:
+        return
+    _, refit, _ = fit_anova(kept, varying, names)
+    if refit is None:
+        return
+    rows = anova_rows(refit, names)
+    result["without_copies"] = {"runs": len(kept), "dropped": int(copies.sum()), "anova": rows}
+    before = {r["term"]: r["p_adjusted"] for r in result["anova"]}
+    changed = [
+        f"`{r['term']}` (Holm p {before[r['term']]:.2g} -> {r['p_adjusted']:.2g})"
+        for r in rows
+        if r["term"] in before
+        and None not in (before[r["term"]], r["p_adjusted"])
+        and (before[r["term"]] < alpha) != (r["p_adjusted"] < alpha)
+    ]
+    result["without_copies"]["changed"] = changed
+    head = (
+        f"{int(copies.sum())} runs repeat the runs of an identical cell; the ANOVA counts them (right for the "
+        f"cell means, whose difference is exactly 0, but their seeds' spread enters twice). Fitted again with "
+        f"each identical cell once ({len(kept)} runs)"
+    )
+    if changed:
+        verdict = f": the verdict at alpha = {alpha:g} changes for {', '.join(changed)}."
+    else:
+        verdict = f": every term keeps its verdict at alpha = {alpha:g}."
+    result["notes"].append(head + verdict)
 
 
 def json_safe(value: Any) -> Any:

@@ -162,6 +162,12 @@ def findings(result: dict[str, Any]) -> list[str]:
             lines.append(_main_sentence(row, result) if significant else _unresolved_sentence(row, result))
         elif significant:
             lines.append(_interaction_sentence(row, result))
+    again = result.get("without_copies") or {}
+    if again.get("changed"):
+        lines.append(
+            f"Counted once, the identical cells change the verdict for {', '.join(again['changed'])} "
+            f"({again['runs']} runs instead of {result['runs']}): read those terms as not robust."
+        )
     return lines
 
 
