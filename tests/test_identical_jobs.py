@@ -119,3 +119,22 @@ def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_
     }
     assert summaries["true"]["trained_jobs"] == 1 and summaries["false"]["trained_jobs"] == 2
     assert summaries["true"]["train_seconds"] == first["throughput"]["train_seconds"]
+
+
+def test_the_command_line_narrows_a_presets_sweep_as_hydra_does(tmp_path):
+    """``experiment=study_pooling activation=relu ...``: the command line replaces the preset's values, in
+    the up-front check as in Hydra's sweeper, so the reused record is the right job's."""
+    import json
+
+    narrow = ["experiment=study_pooling", "data=digits", "activation=relu", "pooling=max,avg", "seed=0"]
+    narrow.append(f"model.net.block_order={','.join(ORDERS)}")
+    dry = run_cli("-m", *narrow, "sweep.dry_run=true", cwd=tmp_path)
+    assert "4 jobs: 3 to run, 0 invalid, 1 the same experiment as an earlier job" in dry.stdout, dry.stdout
+    sweep = tmp_path / "sweep"
+    done = run_cli("-m", *narrow, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = [json.loads((sweep / str(n) / "results.json").read_text()) for n in range(4)]
+    assert not (sweep / "4").exists()
+    settings = [(r["swept"]["pooling"], r["swept"]["model.net.block_order"]) for r in results]
+    assert settings == [("max", ORDERS[0]), ("max", ORDERS[1]), ("avg", ORDERS[0]), ("avg", ORDERS[1])]
+    assert [r.get("identical_to") for r in results] == [None, "../0", None, None]

@@ -18,10 +18,12 @@ def grid_jobs(config: DictConfig) -> list[list[str]] | None:
 
     if not is_grid(config):
         return None
-    task = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
     params = OmegaConf.select(config, "hydra.sweeper.params", default=None) or {}
-    task += [f"{key}={value}" for key, value in params.items()]
-    parsed = OverridesParser.create().parse_overrides(task)
+    # As the sweeper: the config's params first, the command line after them, so that a key given on
+    # the command line (``activation=relu`` with a preset sweeping activation) replaces the preset's.
+    overrides = [f"{key}={value}" for key, value in params.items()]
+    overrides += list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+    parsed = OverridesParser.create().parse_overrides(overrides)
     return [list(job) for batch in BasicSweeper.split_arguments(parsed, max_batch_size=None) for job in batch]
 
 
