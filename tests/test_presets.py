@@ -20,6 +20,7 @@ from .conftest import cli_env, compose_config, run_cli
 
 PRESETS = {
     "lenet5_mnist_keras": "mnist",
+    "lenet5_mnist_best": "mnist",
     "lenet5_classic_mnist": "mnist",
     "lenet5_cifar10_tanh_avg": "cifar10",
     "alexnet_cifar10_finetune": "cifar10",
@@ -148,3 +149,26 @@ def test_preset_runs_one_short_epoch(preset, tmp_path, cache_dir):
     assert results["model"] == compose_config(f"experiment={preset}").model.name
     if preset == "alexnet_cifar10_finetune":
         assert "loaded 14 tensors" in done.stdout  # all but fc8 (1000 -> 10 classes)
+
+
+@pytest.mark.slow
+def test_a_reference_preset_repeats_to_the_last_digit_with_deterministic(tmp_path, cache_dir):
+    """``deterministic=true``, same seed: the same test accuracy and losses, bit for bit, on this CPU."""
+    preset = "lenet5_mnist_best"  # augmentation, weight decay and a schedule: every source of randomness
+    overrides = [f"experiment={preset}", *data_overrides(preset, tmp_path), "deterministic=true", "seed=3"]
+    overrides += ["trainer.max_epochs=2", "+trainer.limit_train_batches=20", "+trainer.limit_test_batches=4"]
+    records = []
+    for attempt in ("first", "second"):
+        run_dir = tmp_path / attempt
+        done = run_cli(
+            *overrides,
+            f"hydra.run.dir={run_dir}",
+            cwd=tmp_path,
+            env=cli_env(EXPERIMENTS_CACHE_DIR=str(cache_dir)),
+        )
+        assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+        records.append(json.loads((run_dir / "results.json").read_text()))
+    first, second = records
+    assert first["metrics"]["test/acc"] > 0.5  # it learnt something: equal numbers are not two zeros
+    assert first["metrics"] == second["metrics"]
+    assert [e["train/loss"] for e in first["history"]] == [e["train/loss"] for e in second["history"]]

@@ -260,9 +260,9 @@ def _cost_lines(groups: Sequence[Group], best: Group) -> list[str]:
         if ss.mean > 0 and fs.mean / ss.mean > 1.2 and _separate(fs, ss):
             lines.append(
                 f"Measured training throughput differs: `{fast}` {fs.mean:,.0f} images/s against `{slow}` "
-                f"{ss.mean:,.0f} images/s (non-overlapping 95% intervals). Jobs of a sweep run one after another, "
-                "so the load on the machine at the time is confounded with the setting: time them on an idle "
-                "machine before attributing the difference to the setting."
+                f"{ss.mean:,.0f} images/s (non-overlapping 95% intervals). Each job shares the machine with whatever "
+                "else runs at its time (other jobs of the sweep among them), so the load is confounded with the "
+                "setting: time them on an idle machine before attributing the difference to the setting."
             )
     return lines
 
