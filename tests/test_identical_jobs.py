@@ -56,6 +56,17 @@ def test_equal_values_under_two_option_names_are_one_experiment():
     assert identical_jobs(configs) == {1: 0}
 
 
+def test_constant_padding_with_the_value_0_is_zero_padding():
+    """As measured in the padding study: constant (value 0) and zeros trained bit-identical networks."""
+    configs = [
+        compose_config("padding=zeros"),
+        compose_config("padding=constant"),
+        compose_config("padding=constant", "padding.value=0.5"),
+        compose_config("padding=reflect"),
+    ]
+    assert identical_jobs(configs) == {1: 0}
+
+
 def test_the_dry_run_names_the_identical_jobs_and_starts_nothing(tmp_path):
     result = run_cli(
         "-m",

@@ -44,7 +44,8 @@ def print_dry_run(check: UpFrontCheck) -> int:
     if same:
         print(
             "Same experiment: max and min pooling commute with a monotone activation (relu, tanh, ...), "
-            "so both block orders build the same network; or two option names hold equal values."
+            "so both block orders build the same network; or two option names hold equal values (constant "
+            "padding with the value 0 is zero padding)."
         )
     return 2 if invalid else 0
 

@@ -32,7 +32,7 @@ from experiments.compare.stats import LABELS, value_of
 CONFIDENCE = 0.95
 POINTS = 100.0  # a metric in [0, 1] to accuracy points
 #: Conventional baselines a caller may pass as ``reference`` (the default is the first level in order).
-REFERENCES = {"pooling": "max", "activation": "relu"}
+REFERENCES = {"pooling": "max", "activation": "relu", "padding": "zeros"}
 
 
 def effects_frame(runs: Sequence[Run], keys: Sequence[str], metric: str) -> pd.DataFrame:

@@ -89,6 +89,8 @@ def identical_sentence(item: dict[str, Any], result: dict[str, Any]) -> str:
     levels = {f: [lv["level"] for lv in result["effects"][f]["levels"]] for f in result["factors"]}
     where = _context(item["contexts"], levels)
     what = "nothing at all" if where is None else f"{where} not at all"
+    if len(levels[factor]) > 2:  # "nothing at all" would read as the whole factor
+        what = f"nothing between `{a}` and `{b}`" + ("" if where is None else f" for {where}")
     return (
         f"`{factor}` changes {what} (identical runs): `{factor}={a}` and `{factor}={b}` give bit-identical "
         f"{result['metric_label']} for each of {item['seeds']} seeds, so there the same network is trained "

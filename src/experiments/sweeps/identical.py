@@ -3,7 +3,8 @@
 A monotone non-decreasing activation commutes with max and min pooling (``relu(max(x)) = max(relu(x))``),
 so where the pool directly follows the activation, ``block_order=conv-act-pool`` and ``conv-pool-act``
 build the same function; jobs that differ only there (or in option names for equal values, such as
-``padding=same`` and ``padding=zeros``) are the same experiment. Avg and Lp pooling, gelu and silu,
+``padding=same`` and ``padding=zeros``, or constant padding with the value 0, which is zero padding)
+are the same experiment. Avg and Lp pooling, gelu and silu,
 and a layer between activation and pool (LRN, trainable subsampling) break the identity.
 """
 
@@ -43,6 +44,17 @@ def block_order_is_moot(cfg: DictConfig) -> bool:
     return follows and pooling in ORDER_STATISTIC_POOLS and activation in MONOTONE_ACTIVATIONS and slope >= 0
 
 
+def _canonical_padding(padding: Any) -> Any:
+    """Constant padding with the value 0 is zero padding."""
+    if (
+        isinstance(padding, dict)
+        and padding.get("mode") == "constant"
+        and not float(padding.get("value") or 0)
+    ):
+        return {**padding, "mode": "zeros", "value": 0.0}
+    return padding
+
+
 def experiment_of(cfg: DictConfig) -> str:
     """The job's config as one canonical string: what it computes, not where it writes or what it is called."""
     cfg = cfg.copy()
@@ -53,6 +65,10 @@ def experiment_of(cfg: DictConfig) -> str:
     if block_order_is_moot(cfg):
         plain["model"]["net"]["block_order"] = "conv-act-pool"
     plain["model"].pop("name", None)
+    plain["padding"] = _canonical_padding(plain.get("padding"))
+    net = plain["model"].get("net")
+    if isinstance(net, dict) and "padding" in net:
+        net["padding"] = _canonical_padding(net["padding"])
     return json.dumps(plain, sort_keys=True, default=str)
 
 
@@ -99,7 +115,7 @@ def reuse_earlier_job(
         "note": (
             f"the same experiment as job {earlier_dir.name} (max or min pooling commutes with a monotone "
             "activation, so both block orders build the same network; or equal values under other option "
-            "names): its record is reused, nothing was trained again"
+            "names, such as constant padding with the value 0 and zero padding): its record is reused, nothing was trained again"
         ),
         "plots": [f"../{earlier_dir.name}/{p}" for p in earlier.get("plots") or []],
         "best_checkpoint": None,
