@@ -171,6 +171,14 @@ class ClassificationModule(pl.LightningModule):
                 f"(batch {batch_idx}); lower optimizer.lr or check the input data"
             )
 
+    def on_train_epoch_start(self) -> None:
+        """SDLM's curvature estimate before each pass (LeCun et al. 1998, Appendix C)."""
+        from experiments.training.sdlm import SDLM, estimate_curvature
+
+        optimizer = self.optimizers(use_pl_optimizer=False)
+        if isinstance(optimizer, SDLM):
+            estimate_curvature(optimizer, self.net, self.loss, self.trainer)
+
     def validation_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> None:
         images, labels = batch
         logits = self.net(images)
