@@ -21,14 +21,16 @@ def tiny_net() -> nn.Module:
     return nn.Sequential(nn.Conv2d(1, 2, 3), nn.Tanh(), nn.Flatten(), nn.Linear(2 * 4 * 4, 3))
 
 
-def exact_diagonal(net: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor) -> dict:
+def exact_diagonal(
+    net: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor, **forward: bool
+) -> dict:
     """diag(J^T H J) per sample from the full Jacobian and output Hessian, averaged."""
     params = {k: v.detach() for k, v in net.named_parameters()}
     total = {k: torch.zeros_like(v) for k, v in params.items()}
     for image, label in zip(images, labels):
 
         def out(p: dict, image: torch.Tensor = image) -> torch.Tensor:
-            return functional_call(net, p, (image[None],))[0]
+            return functional_call(net, p, (image[None],), forward)[0]
 
         jac = jacrev(out)(params)  # name -> (K, *shape)
         f = out(params)
@@ -37,6 +39,41 @@ def exact_diagonal(net: nn.Module, loss: nn.Module, images: torch.Tensor, labels
             flat = j.reshape(j.shape[0], -1)  # (K, P)
             total[name] += torch.einsum("kp,kl,lp->p", flat, h, flat).reshape(params[name].shape)
     return {k: v / len(images) for k, v in total.items()}
+
+
+class WithRBFHead(nn.Module):
+    """A body and a parameter-free RBF-like head, which the estimate treats as part of the loss."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = tiny_net()
+        self.register_buffer("centres", torch.tensor([[1.0, -1.0, 1.0], [-1.0, 1.0, 1.0], [1.0, 1.0, -1.0]]))
+
+    def head(self, out: torch.Tensor) -> torch.Tensor:
+        return -((out[:, None, :] - self.centres) ** 2).sum(-1)
+
+    def forward(self, x: torch.Tensor, *, body_only: bool = False) -> torch.Tensor:
+        out = self.body(x)
+        return out if body_only else self.head(out)
+
+    @property
+    def curvature_head(self):
+        return self.head
+
+
+def test_a_parameter_free_head_is_part_of_the_loss() -> None:
+    """As LeNet-5's RBF layer in the paper: J is the body's, H that of loss(head(.)) in its output."""
+    net, loss = WithRBFHead(), nn.CrossEntropyLoss()
+    torch.manual_seed(2)
+    images, labels = torch.randn(2, 1, 6, 6), torch.tensor([0, 2])
+
+    def loss_of_body(out: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
+        return loss(net.head(out), label)
+
+    exact = exact_diagonal(net, loss_of_body, images, labels, body_only=True)
+    estimate = gauss_newton_diagonal(net, loss, images.repeat(3000, 1, 1, 1), labels.repeat(3000))
+    for name, value in exact.items():
+        assert torch.allclose(estimate[name], value, rtol=0.12, atol=1e-3 * value.abs().max()), name
 
 
 @pytest.mark.parametrize("loss", [nn.CrossEntropyLoss(), nn.MSELoss()], ids=["cross_entropy", "mse"])

@@ -232,9 +232,18 @@ class LeNet5Classic(nn.Module):
             if module.bias is not None:
                 nn.init.zeros_(module.bias)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, *, body_only: bool = False) -> torch.Tensor:
+        """Logits; ``body_only``: F6's output, before the RBF layer (see :attr:`curvature_head`)."""
+        if body_only and self.rbf_output:
+            return self.classifier[:-1](self.features(x))
         out = self.classifier(self.features(x))
         return -out if self.rbf_output else out
+
+    @property
+    def curvature_head(self) -> Any:
+        """The RBF layer as part of the loss for SDLM's Gauss-Newton estimate, as in the paper, whose
+        second-derivative pass starts at the RBF units' quadratic: ``None`` with a linear output."""
+        return (lambda f6: -self.classifier.output(f6)) if self.rbf_output else None
 
 
 def _partial_conv(in_channels: int, layer: Conv, padding: Mapping[str, Any]) -> PartialConv2d:

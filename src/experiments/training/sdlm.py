@@ -65,12 +65,16 @@ def gauss_newton_diagonal(
 
     params = {name: p.detach() for name, p in net.named_parameters() if p.requires_grad}
     buffers = dict(net.named_buffers())
+    # A network may hand a parameter-free last layer to the loss side (LeNet-5's RBF units).
+    head = getattr(net, "curvature_head", None)
+    body = {"body_only": True} if head is not None else {}
 
     def output(values: dict[str, torch.Tensor], image: torch.Tensor) -> torch.Tensor:
-        return functional_call(net, (values, buffers), (image.unsqueeze(0),)).squeeze(0)
+        return functional_call(net, (values, buffers), (image.unsqueeze(0),), body).squeeze(0)
 
     def sample_loss(out: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
-        return loss(out.unsqueeze(0), label.unsqueeze(0))
+        out = out.unsqueeze(0)
+        return loss(head(out) if head is not None else out, label.unsqueeze(0))
 
     def probe(values: dict[str, torch.Tensor], image: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         return (output(values, image) * z).sum()
@@ -79,7 +83,7 @@ def gauss_newton_diagonal(
     for start in range(0, len(images), CHUNK):
         x, y = images[start : start + CHUNK], labels[start : start + CHUNK]
         with torch.no_grad():
-            outputs = functional_call(net, (params, buffers), (x,))
+            outputs = functional_call(net, (params, buffers), (x,), body)
         h = vmap(hessian(sample_loss))(outputs, y)  # (B, K, K), positive semi-definite
         values, vectors = torch.linalg.eigh(h)
         root = vectors * values.clamp(min=0).sqrt().unsqueeze(1)  # root @ root^T = H
