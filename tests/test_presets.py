@@ -22,6 +22,7 @@ PRESETS = {
     "lenet5_mnist_keras": "mnist",
     "lenet5_mnist_best": "mnist",
     "lenet5_classic_mnist": "mnist",
+    "lenet5_classic_mnist_sdlm": "mnist",
     "lenet5_cifar10_tanh_avg": "cifar10",
     "alexnet_cifar10_finetune": "cifar10",
     "alexnet_flowers17_bn": "flowers17",
