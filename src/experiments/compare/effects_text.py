@@ -93,8 +93,8 @@ def identical_sentence(item: dict[str, Any], result: dict[str, Any]) -> str:
         what = f"nothing between `{a}` and `{b}`" + ("" if where is None else f" for {where}")
     return (
         f"`{factor}` changes {what} (identical runs): `{factor}={a}` and `{factor}={b}` give bit-identical "
-        f"{result['metric_label']} for each of {item['seeds']} seeds, so there the same network is trained "
-        "twice and their zero difference is exact, not an estimate."
+        f"{result['metric_label']} for each of {item['seeds']} seeds: there both are the same network "
+        "(trained twice, or one record reused by the sweep) and their zero difference is exact, not an estimate."
     )
 
 
