@@ -61,7 +61,7 @@ def gauss_newton_diagonal(
     net: nn.Module, loss: nn.Module, images: torch.Tensor, labels: torch.Tensor
 ) -> dict[str, torch.Tensor]:
     """Mean over the samples of an unbiased estimate of diag(J^T H J), per trainable parameter name."""
-    from torch.func import functional_call, grad, hessian, vmap
+    from torch.func import functional_call, grad, jacrev, vmap
 
     params = {name: p.detach() for name, p in net.named_parameters() if p.requires_grad}
     buffers = dict(net.named_buffers())
@@ -84,7 +84,8 @@ def gauss_newton_diagonal(
         x, y = images[start : start + CHUNK], labels[start : start + CHUNK]
         with torch.no_grad():
             outputs = functional_call(net, (params, buffers), (x,), body)
-        h = vmap(hessian(sample_loss))(outputs, y)  # (B, K, K), positive semi-definite
+        # reverse over reverse: torch.func.hessian's forward mode loads torch's JIT decompositions (a warning)
+        h = vmap(jacrev(jacrev(sample_loss)))(outputs, y)  # (B, K, K), positive semi-definite
         values, vectors = torch.linalg.eigh(h)
         root = vectors * values.clamp(min=0).sqrt().unsqueeze(1)  # root @ root^T = H
         z = (root @ torch.randn(*outputs.shape, 1, device=outputs.device, dtype=outputs.dtype)).squeeze(-1)
