@@ -58,12 +58,12 @@ def totals(rows: Sequence[dict[str, Any]], sweep_seconds: float | None) -> dict[
 
     ``training_share`` is the jobs' training seconds summed over the sweep's wall time: up to the number
     of jobs run at once with a parallel launcher."""
-    train = sum(r["train_seconds"] or 0.0 for r in rows)
+    train = sum(r.get("train_seconds") or 0.0 for r in rows)
     return {
         "sweep_wall_time_s": sweep_seconds,
-        "jobs_wall_time_s": sum(r["wall_time_s"] or 0.0 for r in rows if not r.get("identical_to")),
+        "jobs_wall_time_s": sum(r.get("wall_time_s") or 0.0 for r in rows if not r.get("identical_to")),
         "train_seconds": train,
-        "trained_jobs": sum(1 for r in rows if r["train_seconds"] is not None),
+        "trained_jobs": sum(1 for r in rows if r.get("train_seconds") is not None),
         "training_share": train / sweep_seconds if sweep_seconds else None,
     }
 
