@@ -67,17 +67,21 @@ def ranking_by_epoch(
     if any(v is None for row in means.values() for v in row.values()):
         return None
     final = [means[last][g.label] for g in groups]
-    factors = [k for k in keys if len({value_of(r, k) for r in runs}) > 1]
+    # Each factor's levels and the runs at each level, worked out once for all epochs.
+    members = {k: {} for k in keys}
+    for run in runs:
+        for key in keys:
+            members[key].setdefault(value_of(run, key), []).append(run)
+    factors = [k for k in keys if len(members[k]) > 1]
     rows = []
     for epoch in epochs:
         current = [means[epoch][g.label] for g in groups]
         tau, p = stats.kendalltau(current, final)
         orders = {}
         for factor in factors:
-            levels = sorted({value_of(r, factor) for r in runs})
             level_means = {
-                level: _mean([_at_epoch(r, epoch, metric) for r in runs if value_of(r, factor) == level])
-                for level in levels
+                level: _mean([_at_epoch(r, epoch, metric) for r in members[factor][level]])
+                for level in sorted(members[factor])
             }
             orders[factor] = _order(level_means)
         rows.append(

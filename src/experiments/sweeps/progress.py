@@ -17,18 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.records.results import RESULTS_FILE
 from experiments.sweeps.grid import count_jobs
-from experiments.sweeps.table import SUMMARY_MD, job_rows, write_summary
+from experiments.sweeps.table import SUMMARY_MD, clock, job_rows, write_summary
 
 START_VARIABLE = "EXPERIMENTS_SWEEP_START"
 TOTAL_VARIABLE = "EXPERIMENTS_SWEEP_TOTAL"
 FINAL_STATUSES = ("ok", "failed", "interrupted", "skipped")
-
-
-def clock(seconds: float) -> str:
-    """``h:mm:ss``"""
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours:d}:{minutes:02d}:{secs:02d}"
 
 
 def done_count(sweep_dir: Path, job_num: int, since: float | None) -> int:
@@ -136,8 +129,7 @@ class SweepCallback(Callback):
             self._watcher = None
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = job_rows(sweep_dir)
-        start = os.environ.get(START_VARIABLE)
-        table = write_summary(sweep_dir, rows, time.time() - float(start) if start else None)
+        table = write_summary(sweep_dir, rows, self._seconds())
         failed = [r for r in rows if r["status"] not in ("ok", "skipped")]
         SweepCallback.failed_jobs = len(failed)
         print(
@@ -159,9 +151,15 @@ class SweepCallback(Callback):
             )
 
     @staticmethod
-    def _elapsed() -> str:
+    def _seconds() -> float | None:
+        """Seconds since the sweep started, where it recorded its start."""
         start = os.environ.get(START_VARIABLE)
-        return clock(time.time() - float(start)) if start else "?"
+        return time.time() - float(start) if start else None
+
+    @staticmethod
+    def _elapsed() -> str:
+        seconds = SweepCallback._seconds()
+        return "?" if seconds is None else clock(seconds)
 
 
 def _overrides(config: DictConfig) -> str:

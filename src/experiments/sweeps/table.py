@@ -106,13 +106,20 @@ def count_line(counts: dict[str, int]) -> str:
     return f"{sum(counts.values())} jobs: " + ", ".join(f"{n} {status}" for status, n in counts.items())
 
 
+def clock(seconds: float) -> str:
+    """``h:mm:ss``"""
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:d}:{minutes:02d}:{secs:02d}"
+
+
 def time_line(total: dict[str, Any]) -> str:
-    """``; 12:03 of wall time, training steps 41% of it (25 jobs trained)``, or nothing without a start."""
+    """``; 0:12:03 of wall time; training steps, summed over the jobs: 41% of it (25 jobs trained)``, or
+    nothing without a start."""
     seconds = total["sweep_wall_time_s"]
     if not seconds:
         return ""
-    minutes, rest = divmod(round(seconds), 60)
     return (
-        f"; {minutes}:{rest:02d} of wall time; training steps, summed over the jobs: "
+        f"; {clock(seconds)} of wall time; training steps, summed over the jobs: "
         f"{100 * total['training_share']:.0f}% of it ({total['trained_jobs']} jobs trained)"
     )
