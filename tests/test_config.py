@@ -10,7 +10,7 @@ import pytest
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from experiments.config import ConfigError, config_dir, validate
+from experiments.config import ConfigError, compose, config_dir, validate
 from experiments.models.geometry import Conv, Pool
 
 from .conftest import REPO, cli_env, compose_config, run_cli
@@ -199,3 +199,12 @@ def test_help_and_cfg_job_do_not_import_torch(tmp_path):
 def test_config_dir_is_the_repository_conf():
     assert config_dir().resolve() == (REPO / "conf").resolve()
     assert cli_env()["WANDB_MODE"] == "offline"
+
+
+def test_a_datasets_empty_augment_mapping_takes_options_without_a_plus() -> None:
+    cfg = compose(["data.augment.crop_padding=2", "data.augment.scale=[0.9,1.1]"])
+    assert OmegaConf.to_container(cfg.data.augment) == {"crop_padding": 2, "scale": [0.9, 1.1]}
+    cfg = compose(["data=cifar10", "data.augment={translate: 1}"])  # merged into the dataset's own
+    assert OmegaConf.to_container(cfg.data.augment) == {"crop_padding": 4, "hflip": True, "translate": 1}
+    with pytest.raises(ConfigError, match=r"data\.augment: must be a mapping with keys from \[.*'translate'"):
+        compose(["data.augment.cropp=2"])

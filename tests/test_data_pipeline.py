@@ -9,7 +9,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DistributedSampler
 
-from experiments.data.augment import Augment, random_crop, random_resized_crop
+from experiments.data.augment import Augment, random_crop, random_distortion, random_resized_crop
 from experiments.data.batches import TensorBatches, shard_indices
 from experiments.data.cache import load_or_decode
 from experiments.data.channels import channel_stats
@@ -114,6 +114,86 @@ def test_augment_config_is_checked() -> None:
         Augment.from_config({"resized_crop_scale": [0.5, 2.0]})
     assert Augment.from_config({"resized_crop_scale": [0.35, 1]}).resized_crop_scale == (0.35, 1.0)
     assert not Augment.from_config({}).active
+
+
+def ink_moments(images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per image: the ink's centroid (x, y) and its spread (std of x, std of y), in pixels."""
+    _, _, h, w = images.shape
+    ys, xs = torch.meshgrid(
+        torch.arange(h, dtype=torch.float), torch.arange(w, dtype=torch.float), indexing="ij"
+    )
+    mass = images.sum(dim=(1, 2, 3))
+    centre = torch.stack([(images * g).sum(dim=(1, 2, 3)) / mass for g in (xs, ys)], dim=1)
+    spread = torch.stack(
+        [
+            ((images * (g - c[:, None, None, None]) ** 2).sum(dim=(1, 2, 3)) / mass).sqrt()
+            for g, c in zip((xs, ys), centre.T)
+        ],
+        dim=1,
+    )
+    return centre, spread
+
+
+def blobs(n: int = 32, size: int = 32) -> torch.Tensor:
+    """Centred Gaussian blobs, wider than tall, well inside the frame."""
+    ys, xs = torch.meshgrid(
+        torch.arange(size, dtype=torch.float), torch.arange(size, dtype=torch.float), indexing="ij"
+    )
+    c = (size - 1) / 2
+    blob = torch.exp(-((xs - c) ** 2) / (2 * 3.0**2) - ((ys - c) ** 2) / (2 * 2.0**2))
+    return blob.expand(n, 1, size, size).clone()
+
+
+def test_planar_distortions_move_scale_squeeze_and_shear_as_configured() -> None:
+    images = blobs()
+    centre, spread = ink_moments(images)
+    assert torch.allclose(random_distortion(images), images, atol=1e-5)  # nothing asked, nothing changed
+
+    torch.manual_seed(0)
+    shifted_centre, shifted_spread = ink_moments(random_distortion(images, translate=3))
+    moved = shifted_centre - centre
+    assert moved.abs().max() <= 3.01 and (moved.abs() > 0.5).float().mean() > 0.5
+    assert torch.allclose(shifted_spread, spread, atol=0.1)  # a shift keeps the shape (bilinear blurs a little)
+
+    _, zoomed = ink_moments(random_distortion(images, scale=(0.5, 0.5)))
+    assert torch.allclose(zoomed / spread, torch.full_like(spread, 0.5), atol=0.03)
+
+    _, squeezed = ink_moments(random_distortion(images, squeeze=0.3))
+    ratio = (squeezed[:, 0] / squeezed[:, 1]) / (spread[:, 0] / spread[:, 1])  # (1 + s)^2 in [0.49, 1.69]
+    assert ratio.min() >= 0.48 and ratio.max() <= 1.70 and ratio.std() > 0.05
+    assert torch.allclose(squeezed.prod(dim=1), spread.prod(dim=1), rtol=0.05)  # area kept
+
+    line = torch.zeros(16, 1, 32, 32)
+    line[..., 10] = 1.0  # a vertical stroke at x = 10
+    sheared = random_distortion(line, shear=0.3)
+    xs = torch.arange(32, dtype=torch.float)
+    rows = slice(4, 28)
+    x_of_row = (sheared[:, 0, rows] * xs).sum(-1) / sheared[:, 0, rows].sum(-1)
+    slope = (x_of_row[:, -1] - x_of_row[:, 0]) / (rows.stop - 1 - rows.start)
+    assert slope.abs().max() <= 0.31 and slope.abs().max() > 0.05  # x moves with y, by at most the shear
+
+
+def test_distortions_are_checked_and_run_on_uint8_batches() -> None:
+    with pytest.raises(ValueError, match=r"data\.augment\.squeeze"):
+        Augment.from_config({"squeeze": 1.5})
+    with pytest.raises(ValueError, match=r"data\.augment\.shear"):
+        Augment.from_config({"shear": -0.1})
+    assert Augment.from_config({"scale": [0.9, 1.1]}).scale == (0.9, 1.1)
+    data = digits_module(augment={"translate": 2, "scale": [0.9, 1.1], "squeeze": 0.1, "shear": 0.2})
+    data.setup()
+    images = data.splits["train"][0][:16]
+    torch.manual_seed(0)
+    out = data.transform(images, train=True)
+    assert out.dtype == torch.float32 and out.shape == images.shape
+    assert not torch.allclose(out, data.transform(images, train=False))
+
+
+def test_the_config_rules_know_every_augment_option() -> None:
+    from dataclasses import fields
+
+    from experiments.config.rules import AUGMENT_KEYS
+
+    assert AUGMENT_KEYS == {f.name for f in fields(Augment)}
 
 
 def digits_module(**options: object) -> ClassificationData:

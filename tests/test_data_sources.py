@@ -338,3 +338,15 @@ def test_image_folder_with_a_corrupt_file_skipped(tmp_path: Path) -> None:
     info = results["data_info"]
     assert info["skipped_files"] == 1 and info["skipped"] == [str(root / "red" / "bad.jpg")]
     assert info["classes"] == ["blue", "red"] and sum(info["sizes"].values()) == 20
+
+
+@pytest.mark.slow
+def test_list_valued_augment_options_reach_results_json(tmp_path: Path) -> None:
+    """A run with a list in data.augment (a ListConfig from Hydra) records it as plain JSON."""
+    results = run_cli(
+        tmp_path,
+        "data.augment={translate: 1, scale: [0.9, 1.1], shear: 0.1}",
+        "trainer.limit_train_batches=3",
+    )
+    assert results["status"] == "ok"
+    assert results["data_info"]["augment"] == {"translate": 1, "scale": [0.9, 1.1], "shear": 0.1}

@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.cli.task import fail, train
 from experiments.config import ConfigError, config_dir, validate
-from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session
+from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session, open_mapping_overrides
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -186,6 +186,7 @@ def main(argv: list[str]) -> int:
     from experiments.data.errors import DataSourceError
     from experiments.sweeps.progress import SweepCallback
 
+    argv = open_mapping_overrides(argv)  # Hydra's own runs and sweep jobs see the same overrides
     if ("--help" in argv or "-h" in argv) and "--hydra-help" not in argv:
         from experiments.cli.help import print_help
 

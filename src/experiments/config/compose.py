@@ -85,6 +85,7 @@ def compose_in(
     from omegaconf import open_dict
     from omegaconf.errors import OmegaConfBaseException
 
+    overrides = open_mapping_overrides(overrides)
     wanted = list(overrides) if hydra_config else [o for o in overrides if not o.startswith("hydra.")]
     try:
         cfg = hydra.compose_config(
@@ -105,6 +106,26 @@ def compose_in(
         with open_dict(cfg):
             del cfg["hydra"]
     return cfg
+
+
+#: Option mappings whose keys are ours to check (config rules), not the YAML's: a dataset's ``augment: {}``
+#: takes ``data.augment.translate=2`` and ``data.augment={translate: 2}`` as it takes an existing key.
+OPEN_MAPPINGS = ("data.augment",)
+
+
+def open_mapping_overrides(overrides: Sequence[str]) -> list[str]:
+    """Plain overrides of an :data:`OPEN_MAPPINGS` key, as Hydra's add-or-override (``++``) form.
+
+    Hydra's struct mode refuses a key the YAML lacks; these keys are validated against their own
+    option list after composition instead (``data.augment: must be a mapping with keys from ...``).
+    """
+    rewritten = []
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if "=" in override and any(key == m or key.startswith(f"{m}.") for m in OPEN_MAPPINGS):
+            override = f"++{override}"
+        rewritten.append(override)
+    return rewritten
 
 
 def _override_keys(overrides: Sequence[str]) -> dict[str, str]:

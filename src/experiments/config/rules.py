@@ -41,7 +41,17 @@ PRECISIONS = (
     "64",
 )
 MISSING = object()
-AUGMENT_KEYS = {"crop_padding", "padding_mode", "resized_crop_scale", "resized_crop_ratio", "hflip"}
+AUGMENT_KEYS = {  # experiments.data.augment.Augment's fields (a test keeps the two equal)
+    "crop_padding",
+    "padding_mode",
+    "resized_crop_scale",
+    "resized_crop_ratio",
+    "hflip",
+    "translate",
+    "scale",
+    "squeeze",
+    "shear",
+}
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
+from omegaconf import OmegaConf
 
 from experiments.data import lazy
 from experiments.data.augment import Augment
@@ -82,7 +83,7 @@ class ClassificationData(pl.LightningDataModule):
         self.test_fraction = test_fraction
         self.fit = fit
         self.augment = Augment.from_config(augment)
-        self.augment_config = dict(augment or {})
+        self.augment_config = plain(augment or {})  # results.json's data_info: JSON, not DictConfig
         self.seed = seed
         self.drop_last = drop_last
         self.in_memory = in_memory
@@ -314,3 +315,8 @@ def default_cache_dir() -> Path:
     """``$EXPERIMENTS_CACHE_DIR``, else ``~/.cache/experiments`` (outside any repository)."""
     configured = os.environ.get("EXPERIMENTS_CACHE_DIR")
     return Path(configured).expanduser() if configured else Path.home() / ".cache" / "experiments"
+
+
+def plain(value: Any) -> dict[str, Any]:
+    """A config mapping as plain dicts and lists (Hydra hands ``DictConfig`` and ``ListConfig``)."""
+    return OmegaConf.to_container(value, resolve=True) if OmegaConf.is_config(value) else dict(value)

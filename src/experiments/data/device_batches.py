@@ -41,7 +41,7 @@ def model_input(
     """uint8 (N, C, H, W) -> normalised float: augmented if ``train``, grey repeated to RGB where needed,
     in ``memory_format`` (converted while still uint8, so channels_last costs a byte per value)."""
     if train and augment.active:
-        if augment.resized_crop_scale is not None:
+        if augment.resamples:
             images = images.float()  # interpolation needs floats; crop and flip work on uint8
         images = augment(images)
     scale, shift = scale.to(images.device), shift.to(images.device)

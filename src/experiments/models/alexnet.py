@@ -111,12 +111,26 @@ def torchvision_weights_file() -> Path:
     return target
 
 
+def network_state(saved: dict[str, Any]) -> dict[str, Any]:
+    """The network's tensors from a plain state_dict (torchvision's files) or from a run's checkpoint
+    (``checkpoints/best.ckpt``: the LightningModule's ``net.`` entries, compiled or not)."""
+    if "state_dict" not in saved:
+        return saved
+    prefixes = ("net._orig_mod.", "net.")
+    state = {}
+    for key, value in saved["state_dict"].items():
+        prefix = next((p for p in prefixes if key.startswith(p)), None)
+        if prefix is not None:
+            state[key.removeprefix(prefix)] = value
+    return state or saved["state_dict"]
+
+
 def load_weights(model: nn.Module, path: str | Path) -> None:
+    """Load the tensors of a state_dict or checkpoint file that fit ``model``; a head of another size stays fresh."""
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"model.weights: no file at {path}; give the path of a saved state_dict")
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    state = state.get("state_dict", state)
+    state = network_state(torch.load(path, map_location="cpu", weights_only=True))
     own = model.state_dict()
     fitting = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     missing = sorted(set(own) - set(fitting))

@@ -47,16 +47,19 @@ def load_checkpoint(
 
 
 def refuse_bad_weights(cfg: Any) -> None:
-    """Before a run dir exists: ``model.net.weights`` must be a readable plain tensor file (or the ImageNet name)."""
+    """Before a run dir exists: the starting weights must be a readable plain tensor file (or the ImageNet name)."""
     from omegaconf import OmegaConf
 
     weights = OmegaConf.select(cfg, "model.net.weights", default=None)
     if weights is None or str(weights) == "IMAGENET1K_V1":
         return
+    key = "model.weights" if OmegaConf.select(cfg, "model.weights", default=None) else "model.net.weights"
     path = Path(str(weights)).expanduser()
     if not path.is_file():
-        raise ConfigError("model.net.weights", f"no file at {path}; give the path of a saved state_dict")
-    load_checkpoint(path, key="model.net.weights")
+        raise ConfigError(
+            key, f"no file at {path}; give the path of a saved state_dict or a run's checkpoint"
+        )
+    load_checkpoint(path, key=key)
 
 
 def atomic_checkpoint_io() -> Any:
