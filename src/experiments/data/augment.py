@@ -3,7 +3,8 @@
 Configured by ``data.augment`` (per dataset, overridable per model or experiment), e.g.
 ``{crop_padding: 4, hflip: true}`` for CIFAR-10, ``{resized_crop_scale: [0.35, 1.0], hflip: true}``
 for AlexNet on flowers, or LeCun et al. (1998)'s planar distortions for MNIST
-(``{translate: 2, scale: [0.9, 1.1], squeeze: 0.1, shear: 0.2}``). Applied to training batches only; validation and test batches are untouched.
+(``{translate: 2, scale: [0.9, 1.1], squeeze: 0.1, shear: 0.2}``). Applied to training batches only;
+validation and test batches are untouched.
 """
 
 from __future__ import annotations
@@ -75,15 +76,16 @@ class Augment:
 
     @property
     def active(self) -> bool:
-        return bool(self.crop_padding or self.resized_crop_scale or self.hflip or self.distorts)
+        return bool(self.crop_padding or self.hflip or self.resamples)
 
     @property
     def distorts(self) -> bool:
-        """Whether a planar distortion is configured (it resamples, so it needs float images)."""
+        """Whether a planar distortion is configured."""
         return bool(self.translate or self.scale or self.squeeze or self.shear)
 
     @property
     def resamples(self) -> bool:
+        """Whether a transform interpolates (resized crop, distortion), so it needs float images."""
         return self.resized_crop_scale is not None or self.distorts
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
