@@ -153,7 +153,9 @@ def test_planar_distortions_move_scale_squeeze_and_shear_as_configured() -> None
     shifted_centre, shifted_spread = ink_moments(random_distortion(images, translate=3))
     moved = shifted_centre - centre
     assert moved.abs().max() <= 3.01 and (moved.abs() > 0.5).float().mean() > 0.5
-    assert torch.allclose(shifted_spread, spread, atol=0.1)  # a shift keeps the shape (bilinear blurs a little)
+    assert torch.allclose(
+        shifted_spread, spread, atol=0.1
+    )  # a shift keeps the shape (bilinear blurs a little)
 
     _, zoomed = ink_moments(random_distortion(images, scale=(0.5, 0.5)))
     assert torch.allclose(zoomed / spread, torch.full_like(spread, 0.5), atol=0.03)
