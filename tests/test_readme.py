@@ -80,3 +80,11 @@ def test_readme_command_runs(tmp_path, line, args, expected, data_dir_or_none):
 @pytest.fixture
 def data_dir_or_none():
     return os.environ.get("EXPERIMENTS_DATA_DIR") or None
+
+
+@pytest.mark.parametrize("group", ["experiment", "model", "data", "optimizer", "scheduler"])
+def test_the_readme_lists_every_option_of(group):
+    row = next(line for line in README.splitlines() if line.startswith(f"| `{group}` |"))
+    listed = set(re.findall(r"`([a-z0-9_]+)`", row.split("|")[2]))
+    options = {p.stem for p in (REPO / "conf" / group).glob("*.yaml")}
+    assert options <= listed, f"README's {group} row lacks {sorted(options - listed)}"
