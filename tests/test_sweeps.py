@@ -215,6 +215,68 @@ def test_jobs_running_side_by_side_get_distinct_gpus(tmp_path):
     ]
 
 
+def _share_a_gpu(sweep_dir: str, barrier, queue) -> None:
+    """One job of a 4-job parallel sweep on simulated GPUs 0 and 1, two jobs allowed on each."""
+    from experiments.sweeps.slots import JobDevices
+
+    share = JobDevices(Path(sweep_dir), "gpu", 1, n_jobs=4, gpus=lambda accelerator: [0, 1], per_device=2)
+    queue.put(share.trainer_overrides()["devices"])
+    barrier.wait()  # all four hold their slots at once
+    share.release()
+
+
+def test_jobs_per_device_lets_that_many_jobs_share_each_gpu_and_no_more(tmp_path):
+    context = multiprocessing.get_context("spawn")
+    barrier, queue = context.Barrier(4), context.Queue()
+    jobs = [context.Process(target=_share_a_gpu, args=(str(tmp_path), barrier, queue)) for _ in range(4)]
+    for job in jobs:
+        job.start()
+    taken = sorted(queue.get(timeout=60)[0] for _ in jobs)
+    for job in jobs:
+        job.join(timeout=60)
+    assert taken == [0, 0, 1, 1]
+    slots = tmp_path / ".device_slots"
+    first, second = DeviceSlots(slots, [0, 1], 2), DeviceSlots(slots, [0, 1], 2)
+    assert first.acquire(2) == second.acquire(2) == [0, 1]
+    with pytest.raises(TimeoutError):  # a third job on either GPU waits
+        DeviceSlots(slots, [0, 1], 2).acquire(1, timeout=0.5)
+
+
+def test_free_gpus_are_filled_before_a_second_job_joins_one(tmp_path):
+    jobs = [DeviceSlots(tmp_path, [0, 1, 2], per_device=3) for _ in range(3)]
+    assert [jobs[0].acquire(1), jobs[1].acquire(1), jobs[2].acquire(2)] == [[0], [1], [0, 2]]
+
+
+def test_each_job_reads_jobs_per_device_from_the_parallel_launcher():
+    from hydra.core.hydra_config import HydraConfig
+
+    from experiments.sweeps.slots import jobs_per_device, parallel_jobs
+
+    cfg = compose(
+        ["hydra/launcher=parallel", "hydra.launcher.n_jobs=4", "hydra.launcher.jobs_per_device=2"],
+        hydra_config=True,
+        validated=False,
+    )
+    HydraConfig.instance().set_config(cfg)
+    assert (parallel_jobs(), jobs_per_device()) == (4, 2)
+
+
+@pytest.mark.parametrize("value", ["0", "two", "1.5"])
+def test_a_bad_jobs_per_device_starts_no_job_and_names_the_key(tmp_path, value):
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "hydra/launcher=parallel",
+        f"hydra.launcher.jobs_per_device={value}",
+        "seed=0,1",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2
+    assert "hydra.launcher.jobs_per_device: must be a whole number >= 1" in result.stderr
+    assert not sweep.exists()
+
+
 def test_a_sequential_sweep_takes_no_device_slot(tmp_path):
     from experiments.sweeps.slots import JobDevices
 

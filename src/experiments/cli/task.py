@@ -126,10 +126,16 @@ def _device_share(cfg: DictConfig) -> Any:
     """This sweep job's part of the machine: its own GPU(s) where the launcher runs jobs side by side."""
     from hydra.core.hydra_config import HydraConfig
 
-    from experiments.sweeps.slots import JobDevices, parallel_jobs
+    from experiments.sweeps.slots import JobDevices, jobs_per_device, parallel_jobs
 
     sweep_dir = Path(HydraConfig.get().sweep.dir)
-    return JobDevices(sweep_dir, cfg.trainer.accelerator, cfg.trainer.devices, parallel_jobs())
+    return JobDevices(
+        sweep_dir,
+        cfg.trainer.accelerator,
+        cfg.trainer.devices,
+        parallel_jobs(),
+        per_device=jobs_per_device(),
+    )
 
 
 def _objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:

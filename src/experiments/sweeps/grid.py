@@ -70,6 +70,7 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
     overrides = [a for a in argv if "=" in a and not a.startswith("-")]
     fixed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     first = compose([o.input_line for o in fixed if o.input_line], hydra_config=True, validated=False)
+    check_launcher(first.hydra.launcher)
     sweep = OmegaConf.create(
         {
             "hydra": {
@@ -96,3 +97,14 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
         reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
     )
+
+
+def check_launcher(launcher: DictConfig) -> None:
+    """``hydra.launcher.jobs_per_device`` (``hydra/launcher=parallel``) is a whole number >= 1, before any job."""
+    value = launcher.get("jobs_per_device", 1)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigError(
+            "hydra.launcher.jobs_per_device",
+            f"must be a whole number >= 1 (got {value!r}); e.g. hydra.launcher.jobs_per_device=4 lets four "
+            "small jobs share each GPU",
+        )

@@ -13,14 +13,17 @@ GpuQuery = Callable[[str], list[int]]
 
 
 class DeviceSlots:
-    """Exclusive device slots for jobs that run side by side: one lock file per device, held while a job runs.
+    """Device slots for jobs that run side by side: ``per_device`` lock files per device, held while a job runs.
 
-    Locks are ``flock`` locks, so a job that dies frees its devices at once.
+    A job takes one slot on each of the devices it wants, so at most ``per_device`` jobs share a device; free
+    devices are filled before a second job joins one. Locks are ``flock`` locks, so a job that dies frees
+    its slots at once.
     """
 
-    def __init__(self, lock_dir: Path, devices: Sequence[int]) -> None:
+    def __init__(self, lock_dir: Path, devices: Sequence[int], per_device: int = 1) -> None:
         self.lock_dir = Path(lock_dir)
         self.devices = list(devices)
+        self.per_device = per_device
         self.lock_dir.mkdir(parents=True, exist_ok=True)
         self._held: list[Any] = []
 
@@ -40,18 +43,22 @@ class DeviceSlots:
 
     def _try(self, count: int) -> list[int] | None:
         handles, taken = [], []
-        for device in self.devices:
-            handle = open(self.lock_dir / f"device-{device}.lock", "w")  # noqa: SIM115 (held while the job runs)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                handle.close()
-                continue
-            handles.append(handle)
-            taken.append(device)
-            if len(taken) == count:
-                self._held = handles
-                return taken
+        for slot in range(self.per_device):
+            for device in self.devices:
+                if device in taken:
+                    continue
+                name = f"device-{device}.lock" if slot == 0 else f"device-{device}.slot-{slot}.lock"
+                handle = open(self.lock_dir / name, "w")  # noqa: SIM115 (held while the job runs)
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    handle.close()
+                    continue
+                handles.append(handle)
+                taken.append(device)
+                if len(taken) == count:
+                    self._held = handles
+                    return sorted(taken)
         for handle in handles:
             handle.close()
         return None
@@ -72,6 +79,15 @@ def parallel_jobs() -> int:
     return max(1, int(n_jobs) if int(n_jobs) > 0 else (os.cpu_count() or 1))
 
 
+def jobs_per_device() -> int:
+    """How many sweep jobs may share one GPU (``hydra.launcher.jobs_per_device`` of ``hydra/launcher=parallel``)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return 1
+    return int(HydraConfig.get().launcher.get("jobs_per_device", 1) or 1)
+
+
 def cuda_devices(accelerator: str) -> list[int]:
     """The CUDA device indices a job with this accelerator may take (none for the CPU)."""
     if accelerator not in ("auto", "gpu", "cuda"):
@@ -84,11 +100,18 @@ def cuda_devices(accelerator: str) -> list[int]:
 class JobDevices:
     """The share of the machine one job of a parallel sweep gets: its own GPU(s), or a slice of the cores.
 
-    ``gpus`` finds the GPUs (tests pass a fake list to exercise the slots without GPUs).
+    ``per_device``: how many jobs may share a GPU. ``gpus`` finds the GPUs (tests pass a fake list to
+    exercise the slots without GPUs).
     """
 
     def __init__(
-        self, sweep_dir: Path, accelerator: str, devices: Any, n_jobs: int, gpus: GpuQuery = cuda_devices
+        self,
+        sweep_dir: Path,
+        accelerator: str,
+        devices: Any,
+        n_jobs: int,
+        gpus: GpuQuery = cuda_devices,
+        per_device: int = 1,
     ) -> None:
         self.slots: DeviceSlots | None = None
         self.gpus: list[int] = []
@@ -98,7 +121,7 @@ class JobDevices:
         visible = gpus(accelerator)
         if visible:
             wanted = devices if isinstance(devices, int) and devices > 0 else 1
-            self.slots = DeviceSlots(sweep_dir / ".device_slots", visible)
+            self.slots = DeviceSlots(sweep_dir / ".device_slots", visible, per_device)
             self.gpus = self.slots.acquire(wanted)
         else:
             self.threads = max(1, (os.cpu_count() or 1) // n_jobs)
