@@ -258,7 +258,10 @@ def test_each_job_reads_jobs_per_device_from_the_parallel_launcher():
         validated=False,
     )
     HydraConfig.instance().set_config(cfg)
-    assert (parallel_jobs(), jobs_per_device()) == (4, 2)
+    try:
+        assert (parallel_jobs(), jobs_per_device()) == (4, 2)
+    finally:
+        HydraConfig.instance().cfg = None  # later in-process runs must not see a sweep job's Hydra node
 
 
 @pytest.mark.parametrize("value", ["0", "two", "1.5"])
