@@ -88,6 +88,23 @@ class LeanStep(ClassificationModule):
         return loss
 
 
+class ManualStep(ClassificationModule):
+    """The same training step under manual optimization (``automatic_optimization=False``): zero_grad,
+    ``manual_backward`` and the Lightning optimizer's step (which counts ``global_step``) in the step."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.automatic_optimization = False
+
+    def training_step(self, batch, batch_idx):
+        optimizer = self.optimizers()
+        loss = super().training_step(batch, batch_idx)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss
+
+
 class Framework:
     """A module, datamodule and config; ``measure`` fits a new Trainer for ``batches`` batches."""
 
@@ -98,8 +115,9 @@ class Framework:
         self.cfg = compose_config(batch_size, output_dir, variant.get("overrides", []))
         torch.manual_seed(0)
         self.datamodule = instantiate(self.cfg.data)
-        if variant.get("lean_step"):
-            self.module = LeanStep(
+        if variant.get("lean_step") or variant.get("manual"):
+            step = ManualStep if variant.get("manual") else LeanStep
+            self.module = step(
                 instantiate(self.cfg.model.net), num_classes=10, optimizer=instantiate(self.cfg.optimizer)
             )
         else:  # as run.py builds it, so config overrides such as channels_last and compile apply
@@ -206,6 +224,7 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "framework_no_logger": {"no_logger": True},
     "framework_log_every_50": {"trainer": {"log_every_n_steps": 50}},
     "framework_lean_step": {"lean_step": True},
+    "framework_manual": {"manual": True},
     "framework_bare": {"no_progress": True, "no_logger": True, "no_callbacks": True, "lean_step": True},
 }
 
@@ -276,6 +295,8 @@ def main() -> None:
         for name, result in results.items():
             result["ratio_to_loop"] = round(result["median"] / loop, 3)
             result["framework_speedup"] = round(results["framework"]["median"] / result["median"], 2)
+            result["ms_per_step"] = round(1000 * batch_size / result["median"], 3)
+            result["ms_per_step_over_loop"] = round(result["ms_per_step"] - 1000 * batch_size / loop, 3)
             print(
                 f"batch {batch_size}: {name} {result['median']} img/s ({result['ratio_to_loop']}x loop)",
                 flush=True,
@@ -303,14 +324,16 @@ def markdown(report: dict) -> str:
         f"LeNet-5 / MNIST 32x32, Adam lr 1e-3; {report['repeats']} interleaved repeats of a fixed number of "
         f"batches after {report['warmup_batches']} warm-up batches; median (min-max) images/s.",
         "",
-        "| batch | timed batches | method | img/s median | min | max | / loop | framework speed-up over it |",
-        "|---|---|---|---|---|---|---|---|",
+        "| batch | timed batches | method | img/s median | min | max | / loop | framework speed-up over it "
+        "| ms/step | ms/step over loop |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in report["results"]:
         for name, r in row["results"].items():
             lines.append(
                 f"| {row['batch_size']} | {row['batches']} | {name} | {r['median']} | {r['min']} | {r['max']} "
-                f"| {r['ratio_to_loop']}x | {r['framework_speedup']}x |"
+                f"| {r['ratio_to_loop']}x | {r['framework_speedup']}x | {r['ms_per_step']} "
+                f"| {r['ms_per_step_over_loop']} |"
             )
     lines += [
         "",
@@ -319,7 +342,8 @@ def markdown(report: dict) -> str:
         "progress callbacks; the progress bar is one line per epoch when stdout is not a terminal).",
         "Variants: `_tqdm_bar` the live tqdm bar a terminal gets (refresh 10); `_no_progress` no bar; `_no_logger`",
         "no CSV logger; `_log_every_50` `trainer.log_every_n_steps=50`; `_lean_step` a training step without the",
-        "finite-loss check, the train accuracy metric and per-step logging; `_bare` all of these off and no callbacks.",
+        "finite-loss check, the train accuracy metric and per-step logging; `_manual` the framework's step under",
+        "manual optimization (`automatic_optimization=False`); `_bare` all but `_manual` off and no callbacks.",
         "",
     ]
     return "\n".join(lines)

@@ -114,6 +114,15 @@ def run_in_terminal(args: list[str], cwd: Path, columns: int, timeout: float = 3
     return ANSI.sub("", screen)
 
 
+@pytest.fixture(autouse=True)
+def no_hydra_job_left_behind():
+    """A test that runs a job or sweep in-process leaves no job's Hydra node for the next test to read."""
+    yield
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real datasets (``EXPERIMENTS_DATA_DIR``); skips where it is not set."""

@@ -154,9 +154,9 @@ def test_auto_threads_follow_the_idle_cores(monkeypatch):
     from experiments.training import threads as cpu_threads
 
     default = cpu_threads.torch_default_threads()
-    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 0.3)  # another process keeps the cores busy
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda since: 0.3)  # another process keeps the cores busy
     assert cpu_threads.choose_threads("auto") == 1
-    monkeypatch.setattr(cpu_threads, "idle_cores", lambda: 64.0)  # idle: up to torch's default
+    monkeypatch.setattr(cpu_threads, "idle_cores", lambda since: 64.0)  # idle: up to torch's default
     assert cpu_threads.choose_threads("auto") == default
     assert cpu_threads.choose_threads("auto", deterministic=True) == default  # resumes use the same count
     assert cpu_threads.choose_threads(None) == default and cpu_threads.choose_threads(3) == 3
@@ -167,8 +167,29 @@ def test_idle_cores_are_read_from_proc_stat():
 
     if not STAT.is_file():
         pytest.skip(f"{STAT} is missing (not Linux): auto uses torch's default there")
-    idle = idle_cores(0.05)
+    idle = idle_cores(window_s=0.05)
     assert idle is not None and 0 <= idle <= (os.cpu_count() or 1) + 0.01
+
+
+def test_idle_cores_count_this_process_own_work_as_idle_and_wait_only_for_a_short_window(
+    tmp_path, monkeypatch
+):
+    from experiments.training import threads as cpu_threads
+
+    stat = tmp_path / "stat"
+    monkeypatch.setattr(cpu_threads, "STAT", stat)
+    monkeypatch.setattr(cpu_threads.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(cpu_threads.os, "sysconf", lambda name: 100)  # 100 jiffies a second
+    own = iter([1.0, 1.5])  # this process worked 0.5 s (50 jiffies) between the two samples
+    monkeypatch.setattr(cpu_threads.os, "times", lambda: os.times_result((next(own), 0, 0, 0, 0)))
+    stat.write_text("cpu  100 0 100 1000 0 0 0 0 0 0\ncpu0 ...\n")
+    before = cpu_threads.sample_cpu()
+    stat.write_text("cpu  200 0 100 1100 0 0 0 0 0 0\ncpu0 ...\n")  # 200 jiffies: 100 busy, 100 idle
+    slept: list[float] = []
+    monkeypatch.setattr(cpu_threads.time, "sleep", slept.append)
+    old = cpu_threads.CpuSample(before.idle, before.total, before.own_seconds, before.at - 1.0)
+    assert cpu_threads.idle_cores(old) == (100 + 50) / 200 * 2  # others kept only half a core busy
+    assert slept == []  # a window of a second needs no wait
 
 
 def test_a_run_records_its_thread_count(tmp_path):

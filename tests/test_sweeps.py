@@ -168,6 +168,31 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     assert len(list((tmp_path / "outputs" / "multirun").glob("*/*"))) == 1
 
 
+def test_a_checked_grid_is_composed_once_a_job_and_its_jobs_skip_the_per_run_plots(tmp_path, monkeypatch):
+    from hydra._internal.config_loader_impl import ConfigLoaderImpl
+
+    from experiments import api
+
+    loaded: list[list[str]] = []
+    load = ConfigLoaderImpl.load_sweep_config
+
+    def counted(self, master_config, sweep_overrides):
+        loaded.append(sweep_overrides)
+        return load(self, master_config, sweep_overrides)
+
+    monkeypatch.setattr(ConfigLoaderImpl, "load_sweep_config", counted)
+    ours = api.sweep(["seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path / 'grid'}"])
+    assert len(loaded) == 2  # the launcher's composition only: the up-front check composed each job
+    assert [r.status for r in ours.runs] == ["ok", "ok"]
+    assert not any((r.run_dir / "plots").exists() for r in ours.runs)  # plots=auto: the sweep is compared
+    loaded.clear()
+    hydras = api.sweep(
+        ["seed=0,1", *TINY, "hydra/sweeper=basic", "plots=true", f"hydra.sweep.dir={tmp_path / 'b'}"]
+    )
+    assert len(loaded) == 4  # Hydra's basic sweeper composes each job again before the launcher does
+    assert all((r.run_dir / "plots" / "curves.png").is_file() for r in hydras.runs)
+
+
 def test_a_sweep_with_an_unknown_option_starts_no_job_and_names_it(tmp_path):
     result = run_cli("-m", "pooling=max,median", cwd=tmp_path)
     assert result.returncode == 2 and "Traceback" not in result.stderr
@@ -258,10 +283,7 @@ def test_each_job_reads_jobs_per_device_from_the_parallel_launcher():
         validated=False,
     )
     HydraConfig.instance().set_config(cfg)
-    try:
-        assert (parallel_jobs(), jobs_per_device()) == (4, 2)
-    finally:
-        HydraConfig.instance().cfg = None  # later in-process runs must not see a sweep job's Hydra node
+    assert (parallel_jobs(), jobs_per_device()) == (4, 2)
 
 
 @pytest.mark.parametrize("value", ["0", "two", "1.5"])

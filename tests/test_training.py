@@ -151,3 +151,13 @@ def test_threads_setting_is_applied(tmp_path):
         assert results["status"] == "ok" and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
+
+
+def test_the_eval_batch_size_changes_no_metric(tmp_path):
+    assert compose_config().data.eval_batch_size == 1000  # digits' default: val and test in one batch each
+    big = train(tmp_path / "big")
+    small = train(tmp_path / "small", "data.eval_batch_size=64")
+    for key in ("val/acc", "test/acc", "test/f1_macro"):
+        assert big["metrics"][key] == small["metrics"][key]
+    for key in ("val/loss", "test/loss"):
+        assert math.isclose(big["metrics"][key], small["metrics"][key], rel_tol=1e-5)

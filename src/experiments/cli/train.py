@@ -99,6 +99,10 @@ def run_sweep(argv: list[str]) -> Path | int:
         if not any(o.startswith("hydra.sweep.dir=") for o in overrides):
             overrides = [*overrides, f"hydra.sweep.dir={sweep_dir}"]
         overrides = [*overrides, "hydra.mode=MULTIRUN"]  # as hydra.main adds for --multirun
+        chosen = any(o.lstrip("+~").startswith("hydra/sweeper=") for o in overrides)
+        if check.grid and not chosen and str(cfg.hydra.sweeper._target_).endswith(".BasicSweeper"):
+            # Every job was composed above: the same grid, without Hydra composing each job again.
+            overrides += ["hydra/sweeper=grid", "hydra.sweeper.jobs_checked=true"]
         session.multirun(CONFIG_NAME, partial(train, checked=check.grid, identical=reuse), overrides)
     return sweep_dir
 

@@ -80,6 +80,7 @@ RULES: tuple[Rule, ...] = (
         "must be auto, null (torch's default) or an integer >= 1",
         optional=True,
     ),
+    Rule("plots", lambda v: isinstance(v, bool) or v == "auto", "must be auto, true or false", optional=True),
     Rule("channels_last", lambda v: isinstance(v, bool), "must be true or false", optional=True),
     Rule(
         "compile",

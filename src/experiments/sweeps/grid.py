@@ -28,8 +28,9 @@ def grid_jobs(config: DictConfig) -> list[list[str]] | None:
 
 
 def is_grid(config: DictConfig) -> bool:
-    """Whether Hydra's basic (grid) sweeper runs the sweep; a search sweeper (Optuna) picks values itself."""
-    return "BasicSweeper" in str(OmegaConf.select(config, "hydra.sweeper._target_", default="BasicSweeper"))
+    """Whether a grid sweeper (ours or Hydra's basic one) runs the sweep; a search (Optuna) picks values itself."""
+    target = str(OmegaConf.select(config, "hydra.sweeper._target_", default="BasicSweeper"))
+    return target.endswith(("BasicSweeper", "GridSweeper"))
 
 
 def count_jobs(config: DictConfig) -> int | None:

@@ -33,10 +33,6 @@ def train_and_test(job: JobContext) -> float | None:
     from experiments.training.threads import choose_threads
 
     cfg, results = job.cfg, job.results
-    setting = cfg.get("threads", "auto")
-    if job.share is not None and job.share.threads and not isinstance(setting, int):
-        setting = job.share.threads  # a parallel sweep divides the cores among its jobs
-    torch.set_num_threads(choose_threads(setting, deterministic=bool(cfg.get("deterministic"))))
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
 
     datamodule = instantiate(cfg.data)
@@ -59,6 +55,11 @@ def train_and_test(job: JobContext) -> float | None:
         cfg.trainer, logger=job.loggers or False, callbacks=callbacks, enable_model_summary=False, **placement
     )
     use_cuda_runtime_checks(trainer)
+    setting = cfg.get("threads", "auto")
+    if job.share is not None and job.share.threads and not isinstance(setting, int):
+        setting = job.share.threads  # a parallel sweep divides the cores among its jobs
+    deterministic = bool(cfg.get("deterministic"))
+    torch.set_num_threads(choose_threads(setting, deterministic=deterministic))
     if results:
         record_model(job, module.net, trainer)
 
@@ -92,7 +93,8 @@ def train_and_test(job: JobContext) -> float | None:
         confusion_matrix=confusion,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    record_plots(job)
+    if draws_plots(cfg.get("plots", "auto"), in_sweep=job.identity.sweep_dir is not None):
+        record_plots(job)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
 
@@ -174,6 +176,11 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     earlier = json.loads(attempts[-1].read_text()).get("history") or [] if attempts else []
     first_new = epochs[0]["epoch"]
     return [r for r in earlier if r["epoch"] < first_new] + epochs
+
+
+def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
+    """``plots``: true, false, or auto (a single run draws; a sweep job, compared as a whole, does not)."""
+    return not in_sweep if setting == "auto" else bool(setting)
 
 
 def record_plots(job: JobContext) -> None:
