@@ -4,7 +4,8 @@ Models, each on the CPU (``trainer=cpu``, one torch thread unless the option say
 
 * LeNet-5 / MNIST 32x32 (``data=mnist data.fit=pad``), Adam lr 1e-3, batch 64 and 256 (and 512, baseline
   only, for the batch-size effect);
-* AlexNet / Flowers-17 (``model=alexnet data=flowers17``), batch 32, 224x224 (128x128 with ``--quick``).
+* AlexNet / Flowers-17 (``model=alexnet data=flowers17``), batch 32, at 64, 128 and 224 px
+  (``--alexnet-sizes``; 128 only with ``--quick``; compile at 224 only).
 
 Options: ``baseline`` (fp32, NCHW), ``channels_last=true``, ``trainer.precision=bf16-mixed`` (CPU autocast),
 both, ``threads=2`` (``torch.set_num_threads(2)`` around the fit) and ``compile=true`` (``torch.compile``; its
@@ -336,20 +337,25 @@ def lenet_plan(quick: bool, batches: int | None, repeats: int, device: str) -> M
 
 
 def alexnet_plan(
-    quick: bool, batches: int | None, repeats: int, device: str, compile_alexnet: bool
+    quick: bool, batches: int | None, repeats: int, device: str, compile_alexnet: bool, image_size: int = 224
 ) -> ModelPlan:
     options = CPU_OPTIONS if device == "cpu" else GPU_OPTIONS
     skipped = {}
-    if device == "cpu" and (quick or not compile_alexnet):
+    if not compile_alexnet or (device == "cpu" and (quick or image_size != 224)):
         options = tuple(o for o in options if o.name != "compile")
-        skipped["compile"] = "not in --quick" if quick else "left out (--no-compile-alexnet)"
-    image_size = 128 if quick else 224
+        skipped["compile"] = (
+            "not in --quick"
+            if quick
+            else "left out (--no-compile-alexnet)"
+            if not compile_alexnet
+            else "at 224 px only"
+        )
     batch_size = 32 if device == "cpu" else 64
     warmup = 1 if quick else 2
     # Warm-up + timed batches stay within one epoch of full batches (680 training images).
     timed = min(batches or (1 if quick else 8), FLOWERS17_TRAIN // batch_size - warmup)
     return ModelPlan(
-        name="alexnet",
+        name="alexnet" if image_size == 224 else f"alexnet_{image_size}",
         overrides=[
             "model=alexnet",
             "data=flowers17",
@@ -362,7 +368,7 @@ def alexnet_plan(
         warmup=warmup,
         batches={batch_size: timed},
         repeats=repeats,
-        budget_s=10.0 if quick else 25.0,
+        budget_s=(10.0 if quick else 25.0) * (image_size / 224) ** 2,
         min_timed=1 if quick else 2,
         device=device,
         skipped=skipped,
@@ -396,8 +402,22 @@ def main() -> None:
         help="one LeNet-5 epoch per option, test accuracy (default: on, off with --quick)",
     )
     parser.add_argument("--compile-alexnet", action=argparse.BooleanOptionalAction, default=True)
+    parser.add_argument(
+        "--alexnet-sizes",
+        type=int,
+        nargs="+",
+        default=None,
+        help="AlexNet image sizes (default 64 128 224; 128 with --quick)",
+    )
     parser.add_argument("--models", nargs="+", default=["lenet5", "alexnet"], choices=["lenet5", "alexnet"])
     parser.add_argument("--data-dir", default=os.environ.get("EXPERIMENTS_DATA_DIR", "data"))
+    parser.add_argument(
+        "--devices",
+        nargs="+",
+        choices=["cpu", "gpu"],
+        default=None,
+        help="default: cpu, and gpu where there is one",
+    )
     args = parser.parse_args()
     data_dir = Path(args.data_dir)
     if not any((data_dir / "mnist" / "MNIST" / "raw").glob("train-images*")):
@@ -416,11 +436,10 @@ def main() -> None:
     alexnet_repeats = args.alexnet_repeats or (1 if args.quick else 3)
     accuracy = args.accuracy if args.accuracy is not None else not args.quick
     load_before = os.getloadavg()
-    devices = ["cpu"]
+    devices = list(args.devices or ["cpu", "gpu"])
     gpu_note = None
-    if torch.cuda.is_available():
-        devices.append("gpu")
-    else:
+    if "gpu" in devices and not torch.cuda.is_available():
+        devices.remove("gpu")
         gpu_note = "no CUDA GPU (torch.cuda.is_available() is False): GPU part skipped"
         print(f"bench_options: {gpu_note}", flush=True)
     plans = []
@@ -429,11 +448,13 @@ def main() -> None:
             plans.append(lenet_plan(args.quick, args.batches, repeats, device))
         if "alexnet" in args.models:
             if any((data_dir / "flowers17" / "jpg").glob("*.jpg")):
-                plans.append(
+                sizes = args.alexnet_sizes or ([128] if args.quick else [64, 128, 224])
+                plans += [
                     alexnet_plan(
-                        args.quick, args.alexnet_batches, alexnet_repeats, device, args.compile_alexnet
+                        args.quick, args.alexnet_batches, alexnet_repeats, device, args.compile_alexnet, size
                     )
-                )
+                    for size in sizes
+                ]
             else:
                 print(f"bench_options: AlexNet skipped, no Flowers-17 under {data_dir / 'flowers17' / 'jpg'}")
     started = time.perf_counter()
@@ -464,7 +485,7 @@ def main() -> None:
         "results": results,
         "accuracy": accuracy_results,
     }
-    save("options", report, markdown(report))
+    save("options" if "cpu" in devices else "options_gpu", report, markdown(report))
 
 
 def markdown(report: dict[str, Any]) -> str:

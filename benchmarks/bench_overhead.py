@@ -46,6 +46,7 @@ from experiments.training.module import ClassificationModule
 from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
 WARMUP = 10
+DEVICE = {"trainer": "cpu"}  # --device gpu: trainer=gpu, the data and the hand-written loop on CUDA
 
 
 def compose_config(batch_size: int, output_dir: str, overrides: list[str] = ()) -> Any:
@@ -53,7 +54,7 @@ def compose_config(batch_size: int, output_dir: str, overrides: list[str] = ()) 
         [
             "data=mnist",
             "data.fit=pad",
-            "trainer=cpu",
+            f"trainer={DEVICE['trainer']}",
             f"data.batch_size={batch_size}",
             f"paths.output_dir={output_dir}",
             *overrides,
@@ -70,6 +71,8 @@ class BatchClock(pl.Callback):
         self.ends: list[float] = []
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if pl_module.device.type == "cuda":
+            torch.cuda.synchronize()
         self.ends.append(time.perf_counter())
 
     def images_per_s(self, batch_size: int) -> float:
@@ -165,17 +168,18 @@ class Loop:
     def __init__(self, framework: Framework) -> None:
         data = framework.datamodule
         data.setup()
-        self.images, self.labels = data.splits["train"]
-        self.scale, self.shift = data._scale, data._shift
+        device = torch.device("cuda" if DEVICE["trainer"] == "gpu" else "cpu")
+        self.images, self.labels = (t.to(device) for t in data.splits["train"])  # resident on the device
+        self.scale, self.shift = data._scale.to(device), data._shift.to(device)
         self.batch_size = framework.batch_size
         torch.manual_seed(0)
-        self.model = instantiate(framework.cfg.model.net)
+        self.model = instantiate(framework.cfg.model.net).to(device)
         self.optimizer = instantiate(framework.cfg.optimizer)(self.model.parameters())
         self.generator = torch.Generator().manual_seed(0)
 
     def batches(self):
         while True:
-            order = torch.randperm(len(self.labels), generator=self.generator)
+            order = torch.randperm(len(self.labels), generator=self.generator).to(self.labels.device)
             for start in range(0, len(order) - self.batch_size + 1, self.batch_size):
                 index = order[start : start + self.batch_size]
                 yield torch.addcmul(-self.shift, self.images[index].float(), self.scale), self.labels[index]
@@ -193,6 +197,8 @@ class Loop:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
+        if self.labels.is_cuda:
+            torch.cuda.synchronize()
         return batches * self.batch_size / (time.perf_counter() - start)
 
 
@@ -229,6 +235,44 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+def profile_fit(framework: Framework, batches: int, top: int = 12) -> dict[str, Any]:
+    """cProfile one framework fit: per training step, the Python time spent in Lightning's own code
+    (``pytorch_lightning``/``lightning_fabric`` files, self time) and its largest functions."""
+    import cProfile
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    framework.measure(batches)
+    profiler.disable()
+    steps = batches + WARMUP
+    rows = []
+    for (path, line, function), (_, calls, own, cumulative, _) in pstats.Stats(profiler).stats.items():
+        if "pytorch_lightning" in path or "lightning_fabric" in path:
+            where = path.split("site-packages/")[-1]
+            rows.append(
+                {
+                    "function": f"{where}:{line}({function})",
+                    "calls": calls,
+                    "self_s": own,
+                    "cum_s": cumulative,
+                }
+            )
+    rows.sort(key=lambda r: -r["self_s"])
+    return {
+        "steps": steps,
+        "lightning_self_ms_per_step": round(1000 * sum(r["self_s"] for r in rows) / steps, 3),
+        "top": [
+            {
+                **r,
+                "self_us_per_step": round(1e6 * r["self_s"] / steps, 1),
+                "cum_us_per_step": round(1e6 * r["cum_s"] / steps, 1),
+            }
+            for r in rows[:top]
+        ],
+    }
+
+
 def quiet() -> None:
     """No Lightning warnings or info lines between the measurements."""
     import logging
@@ -263,8 +307,25 @@ def main() -> None:
         help="torch intra-op threads for every method (default 1: on a shared 2-core machine 2 threads "
         "oversubscribe and run up to 50x slower; 0 keeps torch's default)",
     )
+    parser.add_argument(
+        "--profile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="cProfile one framework fit per batch size: Lightning's own time per step (default: on, off with --quick)",
+    )
     parser.add_argument("--data-dir", default=os.environ.get("EXPERIMENTS_DATA_DIR", "data"))
+    parser.add_argument(
+        "--device",
+        choices=["cpu", "gpu"],
+        default="cpu",
+        help="gpu: trainer=gpu, MNIST resident on the GPU for the framework and the loop (no notebook loop)",
+    )
     args = parser.parse_args()
+    if args.device == "gpu" and not torch.cuda.is_available():
+        parser.error("--device gpu: torch.cuda.is_available() is False here")
+    DEVICE["trainer"] = args.device
+    if args.profile is None:
+        args.profile = not args.quick
     os.environ["EXPERIMENTS_DATA_DIR"] = args.data_dir
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -281,9 +342,10 @@ def main() -> None:
         for name in names:
             methods[name] = Framework(batch_size, VARIANTS[name], f"{output_dir}/{batch_size}-{name}").measure
         methods["loop"] = Loop(Framework(batch_size, {}, f"{output_dir}/{batch_size}-loop")).measure
-        methods["dataloader"] = NotebookLoop(
-            Framework(batch_size, {}, f"{output_dir}/{batch_size}-dl"), Path(args.data_dir) / "mnist"
-        ).measure
+        if args.device == "cpu":
+            methods["dataloader"] = NotebookLoop(
+                Framework(batch_size, {}, f"{output_dir}/{batch_size}-dl"), Path(args.data_dir) / "mnist"
+            ).measure
         for measure in methods.values():  # warm-up: first-call allocations, file cache
             measure(5)
         values: dict[str, list[float]] = {name: [] for name in methods}
@@ -301,10 +363,18 @@ def main() -> None:
                 f"batch {batch_size}: {name} {result['median']} img/s ({result['ratio_to_loop']}x loop)",
                 flush=True,
             )
-        rows.append({"batch_size": batch_size, "batches": batches, "results": results})
+        row = {"batch_size": batch_size, "batches": batches, "results": results}
+        if args.profile:
+            row["profile"] = profile_fit(
+                Framework(batch_size, {}, f"{output_dir}/{batch_size}-prof"), batches
+            )
+            print(f"batch {batch_size}: Lightning's own Python code {row['profile']['lightning_self_ms_per_step']} "
+                  "ms/step under cProfile", flush=True)  # fmt: skip
+        rows.append(row)
     report = {
         "command": command("bench_overhead.py"),
         "quick": args.quick,
+        "device": args.device,
         "repeats": repeats,
         "warmup_batches": WARMUP,
         "load_average_before": load_before,
@@ -313,7 +383,7 @@ def main() -> None:
         "targets": {"framework / loop": ">= 0.95", "framework / dataloader": ">= 2.8"},
         "results": rows,
     }
-    save("overhead", report, markdown(report))
+    save("overhead" if args.device == "cpu" else "overhead_gpu", report, markdown(report))
 
 
 def markdown(report: dict) -> str:
@@ -346,6 +416,24 @@ def markdown(report: dict) -> str:
         "manual optimization (`automatic_optimization=False`); `_bare` all but `_manual` off and no callbacks.",
         "",
     ]
+    for row in report["results"]:
+        profile = row.get("profile")
+        if not profile:
+            continue
+        lines += [
+            f"### Where Lightning's time goes, batch {row['batch_size']} (cProfile of one `framework` fit)",
+            "",
+            f"Self time in `pytorch_lightning`/`lightning_fabric` code: **{profile['lightning_self_ms_per_step']} ms "
+            f"per step** under cProfile ({profile['steps']} steps; cProfile slows Python code, so read it as shares).",
+            "",
+            "| function | calls | self us/step | cumulative us/step |",
+            "|---|---|---|---|",
+            *(
+                f"| `{r['function']}` | {r['calls']} | {r['self_us_per_step']} | {r['cum_us_per_step']} |"
+                for r in profile["top"]
+            ),
+            "",
+        ]
     return "\n".join(lines)
 
 
