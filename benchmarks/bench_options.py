@@ -485,7 +485,13 @@ def main() -> None:
         "results": results,
         "accuracy": accuracy_results,
     }
-    save("options" if "cpu" in devices else "options_gpu", report, markdown(report))
+    # A part of the matrix gets its own files: options.{json,md} stay the whole of it.
+    name = (
+        "options"
+        + ("" if len(args.models) == 2 else f"_{args.models[0]}")
+        + ("" if "cpu" in devices else "_gpu")
+    )
+    save(name, report, markdown(report))
 
 
 def markdown(report: dict[str, Any]) -> str:

@@ -168,7 +168,7 @@ class Loop:
     def __init__(self, framework: Framework) -> None:
         data = framework.datamodule
         data.setup()
-        device = torch.device("cuda" if DEVICE["trainer"] == "gpu" else "cpu")
+        self.device = device = torch.device("cuda" if DEVICE["trainer"] == "gpu" else "cpu")
         self.images, self.labels = (t.to(device) for t in data.splits["train"])  # resident on the device
         self.scale, self.shift = data._scale.to(device), data._shift.to(device)
         self.batch_size = framework.batch_size
@@ -197,7 +197,7 @@ class Loop:
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-        if self.labels.is_cuda:
+        if self.device.type == "cuda":
             torch.cuda.synchronize()
         return batches * self.batch_size / (time.perf_counter() - start)
 
@@ -209,6 +209,7 @@ class NotebookLoop(Loop):
         from torchvision import datasets, transforms
 
         self.batch_size = framework.batch_size
+        self.device = torch.device("cpu")
         torch.manual_seed(0)
         self.model = instantiate(framework.cfg.model.net)
         self.optimizer = instantiate(framework.cfg.optimizer)(self.model.parameters())

@@ -7,7 +7,7 @@
 #   4. a 4-job parallel sweep sharing one GPU (hydra/launcher=parallel n_jobs=4 jobs_per_device=4)
 #      against the same 4 jobs one after another.
 # Usage: EXPERIMENTS_DATA_DIR=/path/to/data bash benchmarks/gpu_check.sh [OUT_DIR]
-# Writes OUT_DIR (default benchmarks/results/gpu): overhead_gpu.{json,md}, options_gpu.{json,md},
+# Writes OUT_DIR (default benchmarks/results/gpu): overhead_gpu.{json,md}, options_alexnet_gpu.{json,md},
 # gpu_check.md (the timings of 1 and 4) and the runs' results.json files.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,4 +45,4 @@ devices = [json.loads(p.read_text())["device"].get("root_device") for p in sorte
 print(f"\nThe shared-GPU sweep's jobs ran on: {', '.join(map(str, devices))}.")
 EOF
 suffix=$([ "$DEVICE" = gpu ] && echo _gpu || true)
-cat "$report" "$OUT/overhead$suffix.md" "$OUT/options$suffix.md"
+cat "$report" "$OUT/overhead$suffix.md" "$OUT/options_alexnet$suffix.md"

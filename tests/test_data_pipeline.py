@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -260,6 +261,27 @@ def test_cache_hit_miss_and_invalidation(tmp_path: Path) -> None:
     Image.new("RGB", (9, 9), (0, 255, 0)).save(tree / "a" / "0.png")  # content changed
     changed = load_or_decode(ImageFolder(tree), 8, "resize", cache)
     assert changed.status == "miss" and int(changed.decoded.images[0, 1].float().mean()) > 200
+
+
+def test_a_process_hashes_an_unchanged_data_file_once_and_a_changed_one_again(tmp_path, monkeypatch) -> None:
+    import hashlib
+
+    from experiments.data import cache as data_cache
+
+    reads: list[str] = []
+    digest = hashlib.file_digest
+    monkeypatch.setattr(
+        data_cache.hashlib, "file_digest", lambda f, name: reads.append(f.name) or digest(f, name)
+    )
+    path = tmp_path / "train-images"
+    path.write_bytes(b"a" * 100)
+    first = data_cache.file_digest(path)
+    assert (
+        data_cache.file_digest(path) == first and len(reads) == 1
+    )  # the next job of a sweep: no second read
+    path.write_bytes(b"b" * 100)  # same size, new bytes
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    assert data_cache.file_digest(path) == hashlib.sha256(b"b" * 100).hexdigest() != first and len(reads) == 2
 
 
 def test_corrupt_cache_entry_is_ignored_and_rewritten(tmp_path: Path) -> None:

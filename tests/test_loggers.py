@@ -195,3 +195,27 @@ def test_console_script_dispatches_compare(tmp_path):
     )
     assert result.returncode == 0 and "usage:" in result.stdout and "PATH" in result.stdout.upper()
     assert not (tmp_path / "outputs").exists()  # compare writes no run dir
+
+
+def test_csv_rows_of_step_metrics_wait_and_an_epoch_row_or_the_end_writes_them_all(tmp_path):
+    import csv
+
+    from experiments.training.loggers import csv_logger
+
+    def rows() -> list[dict[str, str]]:
+        path = tmp_path / "metrics.csv"
+        return list(csv.DictReader(path.open(newline=""))) if path.is_file() else []
+
+    logger = csv_logger(save_dir=str(tmp_path))
+    for step in range(3):  # as Lightning does: a save after every log_metrics
+        logger.log_metrics({"train/loss_step": 1.0 / (step + 1), "epoch": 0}, step=step)
+        logger.save()
+    assert rows() == []  # step rows alone: no rewrite of the whole file every few steps
+    logger.log_metrics({"val/acc": 0.5, "epoch": 0}, step=3)
+    logger.save()
+    assert [r["step"] for r in rows()] == ["0", "1", "2", "3"]  # an epoch's row is on disk at once
+    logger.log_metrics({"train/loss_step": 0.1, "epoch": 1}, step=4)
+    logger.save()
+    assert len(rows()) == 4
+    logger.finalize("failed")  # the end of fit or test, or a failure: everything
+    assert [r["step"] for r in rows()] == ["0", "1", "2", "3", "4"] and rows()[-1]["train/loss_step"] == "0.1"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,13 @@ from experiments.records.redaction import redact
 
 #: Groups whose option is no hyper-parameter of the run (how it is recorded), left out of its HParams.
 NOT_HPARAMS = ("logger",)
+#: How long rows of step metrics alone (``train/loss_step``) may wait before ``metrics.csv`` is rewritten.
+STEP_ROWS_EVERY_S = 5.0
+
+
+def only_step_metrics(row: Mapping[str, Any]) -> bool:
+    """A row with per-step metrics only (Lightning's ``*_step`` names), no epoch or learning-rate value."""
+    return all(key in ("epoch", "step") or key.endswith("_step") for key in row)
 
 
 def csv_logger(save_dir: str, **kwargs: Any) -> Any:
@@ -27,6 +35,8 @@ def csv_logger(save_dir: str, **kwargs: Any) -> Any:
 
     A resumed or rerun job keeps the earlier attempt's rows up to where it restarts; the rows it redoes
     replace them (no duplicate epochs). Lightning's own writer deletes an existing ``metrics.csv``.
+    Lightning saves after every ``log_metrics``; the file is rewritten at once for a row with an epoch
+    metric and at the end (or a failure), and at most every ``STEP_ROWS_EVERY_S`` for step rows alone.
     """
     from pytorch_lightning.core.saving import save_hparams_to_yaml
     from pytorch_lightning.loggers import CSVLogger
@@ -39,15 +49,26 @@ def csv_logger(save_dir: str, **kwargs: Any) -> Any:
         def _check_log_dir_exists(self) -> None:
             self.metrics_keys, self.earlier_rows = read_rows(Path(self.metrics_file_path))
             self.attempt_rows: list[dict[str, Any]] = []
+            self.unwritten = self.epoch_row_waits = False
+            self.written_at = time.monotonic()
 
         def save(self) -> None:
-            if not self.metrics:
+            if self.metrics:
+                self.epoch_row_waits |= not all(only_step_metrics(row) for row in self.metrics)
+                self.attempt_rows.extend(self.metrics)
+                self.metrics = []
+                self.unwritten = True
+            if self.epoch_row_waits or time.monotonic() - self.written_at >= STEP_ROWS_EVERY_S:
+                self.flush()
+
+        def flush(self) -> None:
+            if not self.unwritten:
                 return
-            self.attempt_rows.extend(self.metrics)
             self.metrics_keys = write_rows(
                 Path(self.metrics_file_path), self.metrics_keys, self.earlier_rows, self.attempt_rows
             )
-            self.metrics = []
+            self.unwritten = self.epoch_row_waits = False
+            self.written_at = time.monotonic()
 
         def log_hparams(self, params: dict[str, Any]) -> None:
             self.hparams.update(params)
@@ -55,6 +76,11 @@ def csv_logger(save_dir: str, **kwargs: Any) -> Any:
                 save_hparams_to_yaml(tmp, self.hparams)
 
     class AtomicCSVLogger(CSVLogger):
+        def finalize(self, status: str) -> None:
+            super().finalize(status)
+            if self._experiment is not None:
+                self._experiment.flush()
+
         @property
         def experiment(self) -> ExperimentWriter:
             if self._experiment is None:
