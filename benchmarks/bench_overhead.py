@@ -302,6 +302,13 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
     parser.add_argument("--variants", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument(
+        "--only-variants",
+        nargs="+",
+        choices=list(VARIANTS),
+        default=None,
+        help="these variants (and the loops)",
+    )
+    parser.add_argument(
         "--threads",
         type=int,
         default=1,
@@ -339,6 +346,8 @@ def main() -> None:
     for batch_size in args.batch_sizes:
         batches = args.batches or (max(60, 12800 // batch_size) if args.quick else 300)
         names = list(VARIANTS) if variants else ["framework"]
+        if args.only_variants:  # the framework as configured is always measured: the ratios are to it
+            names = ["framework", *(n for n in args.only_variants if n != "framework")]
         methods: dict[str, Callable[[int], float]] = {}
         for name in names:
             methods[name] = Framework(batch_size, VARIANTS[name], f"{output_dir}/{batch_size}-{name}").measure
