@@ -30,7 +30,7 @@ timed() {  # timed NAME ARGS...: python -m experiments ARGS, one row of the repo
 }
 
 timed default_run trainer=$DEVICE "hydra.run.dir=$OUT/default_run"
-python benchmarks/bench_overhead.py --device $DEVICE --no-variants --repeats 3 --batches 100 --batch-sizes 256 1024
+python benchmarks/bench_overhead.py --device $DEVICE --no-variants --no-profile --repeats 3 --batches 100 --batch-sizes 256 1024
 python benchmarks/bench_options.py --devices $DEVICE --models alexnet --alexnet-sizes 224 --alexnet-repeats 2 \
     --no-compile-alexnet --no-accuracy
 sweep=(data=mnist trainer=$DEVICE trainer.max_epochs=1 seed=0,1,2,3)

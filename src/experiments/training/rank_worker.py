@@ -13,7 +13,15 @@ def main(config_file: str) -> None:
 
     from experiments.training.job import run_job
 
-    run_job(OmegaConf.load(config_file), rank_worker=True)
+    try:
+        run_job(OmegaConf.load(config_file), rank_worker=True)
+    finally:
+        import torch.distributed as dist
+
+        # gloo's threads stopped before the interpreter exits: left running, they abort it now and then
+        # ("terminate called without an active exception", exit code -6), seen under load.
+        if dist.is_available() and dist.is_initialized():
+            dist.destroy_process_group()
 
 
 if __name__ == "__main__":
