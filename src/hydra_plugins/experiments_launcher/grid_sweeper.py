@@ -18,7 +18,10 @@ class GridSweeper(BasicSweeper):
     """Every combination of the swept values, in Hydra's order; no second composition of checked jobs."""
 
     def __init__(
-        self, max_batch_size: int | None = None, params: dict[str, str] | None = None, jobs_checked: bool = False
+        self,
+        max_batch_size: int | None = None,
+        params: dict[str, str] | None = None,
+        jobs_checked: bool = False,
     ) -> None:
         super().__init__(max_batch_size=max_batch_size, params=params)
         self.jobs_checked = jobs_checked
