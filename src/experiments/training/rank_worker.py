@@ -12,16 +12,12 @@ def main(config_file: str) -> None:
     from omegaconf import OmegaConf
 
     from experiments.training.job import run_job
+    from experiments.training.ranks import leave_process_group
 
     try:
         run_job(OmegaConf.load(config_file), rank_worker=True)
     finally:
-        import torch.distributed as dist
-
-        # gloo's threads stopped before the interpreter exits: left running, they abort it now and then
-        # ("terminate called without an active exception", exit code -6), seen under load.
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+        leave_process_group()
 
 
 if __name__ == "__main__":

@@ -136,8 +136,17 @@ class RankLauncher:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        import torch.distributed as dist
-
-        if dist.is_available() and dist.is_initialized():
-            dist.destroy_process_group()
+        leave_process_group()
         return codes
+
+
+def leave_process_group() -> None:
+    """Destroy this process's torch.distributed group, where it has one (gloo's threads stop with it).
+
+    Left running at interpreter exit, they abort the process now and then ("terminate called without an
+    active exception", exit code -6), seen under load.
+    """
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        dist.destroy_process_group()
