@@ -17,6 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from experiments.training.rank_worker import leave_process_group
+
 RANK_VARIABLES = ("MASTER_ADDR", "MASTER_PORT", "WORLD_SIZE", "NODE_RANK", "LOCAL_RANK")
 SUBPROCESS_STRATEGIES = ("ddp", "ddp_find_unused_parameters_true", "ddp_find_unused_parameters_false")
 
@@ -139,14 +141,3 @@ class RankLauncher:
         leave_process_group()
         return codes
 
-
-def leave_process_group() -> None:
-    """Destroy this process's torch.distributed group, where it has one (gloo's threads stop with it).
-
-    Left running at interpreter exit, they abort the process now and then ("terminate called without an
-    active exception", exit code -6), seen under load.
-    """
-    import torch.distributed as dist
-
-    if dist.is_available() and dist.is_initialized():
-        dist.destroy_process_group()
