@@ -140,4 +140,3 @@ class RankLauncher:
                 os.environ[name] = value
         leave_process_group()
         return codes
-
