@@ -1,4 +1,4 @@
-"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s lint``, ``nox -s bench`` (benchmarks)."""
+"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s lint``, ``nox -s bench`` (benchmarks), ``nox -s profile``."""
 
 from __future__ import annotations
 
@@ -36,3 +36,17 @@ def bench(session: nox.Session) -> None:
     ``-- --only overhead keras`` for some of them)."""
     session.install("-e", ".[dev,bench]")
     session.run("python", "benchmarks/run_all.py", *session.posargs, env=_data_env())
+
+
+@nox.session(python="3.11")
+def profile(session: nox.Session) -> None:
+    """Where a sweep's wall time goes (benchmarks/profile_sweep.py): the two sweeps of docs/benchmarks.md section 9."""
+    session.install("-e", ".[dev,bench]")
+    for name, sweep in PROFILED_SWEEPS.items():
+        session.run("python", "benchmarks/profile_sweep.py", "--name", name, "-m", *sweep, env=_data_env())
+
+
+PROFILED_SWEEPS = {
+    "sweep_profile": ["pooling=max,avg,min,lp", "seed=0,1"],
+    "sweep_profile_mnist": ["data=mnist", "trainer.max_epochs=1", "seed=0,1,2"],
+}

@@ -49,3 +49,31 @@ def test_run_all_refuses_an_unknown_benchmark_name():
         timeout=300,
     )
     assert done.returncode == 2 and "no benchmark named ['nosuch']" in done.stderr
+
+
+@pytest.mark.slow
+def test_the_sweep_profile_clocks_every_phase_of_a_real_sweep(tmp_path):
+    env = {
+        **os.environ,
+        "BENCH_RESULTS_DIR": str(tmp_path),
+        "WANDB_MODE": "disabled",
+        "TMPDIR": str(tmp_path),
+    }
+    sweep = ["-m", "pooling=max,avg", "trainer.max_epochs=2"]
+    done = subprocess.run(
+        [sys.executable, "benchmarks/profile_sweep.py", "--name", "profile", *sweep],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    report = json.loads((tmp_path / "profile.json").read_text())
+    calls = {p["phase"].rsplit(".", 1)[-1]: p["calls"] for p in report["phases"]}
+    assert report["jobs"] == 2 and report["train_seconds"] > 0
+    # One check for the sweep; each job composed once more by the launcher, fitted, tested from its checkpoint.
+    assert calls["check_sweep"] == 1 and calls["run_sweep"] == 1
+    assert calls["load_sweep_config"] == 2 and calls["fit"] == 2 and calls["test"] == 2
+    assert calls["advance"] > 0 and "record_plots" not in calls  # plots=auto: no per-run plots in a sweep
+    assert (tmp_path / "profile.md").read_text().startswith("# Where a sweep's time goes")
