@@ -14,20 +14,20 @@ REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (REPO / "benchmarks").glob("bench_*.py"))
 
 
+def run_script(*args: str, results: Path, timeout: int, **env: str) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` from the repo with its results in ``results``, W&B off, ``env`` added."""
+    env = {**os.environ, "BENCH_RESULTS_DIR": str(results), "WANDB_MODE": "disabled", **env}
+    return subprocess.run(
+        [sys.executable, *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
 @pytest.mark.slow
 def test_every_benchmark_runs_in_quick_mode_and_writes_json_and_markdown(tmp_path):
     data = os.environ.get("EXPERIMENTS_DATA_DIR")
     if not data or not (Path(data) / "mnist").is_dir():
         pytest.skip("EXPERIMENTS_DATA_DIR with MNIST is not set: the benchmarks need real data")
-    env = {**os.environ, "BENCH_RESULTS_DIR": str(tmp_path), "WANDB_MODE": "disabled"}
-    done = subprocess.run(
-        [sys.executable, "benchmarks/run_all.py", "--quick"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    done = run_script("benchmarks/run_all.py", "--quick", results=tmp_path, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "total:" in done.stdout
     written = {p.stem for p in tmp_path.glob("*.json")}
@@ -53,20 +53,9 @@ def test_run_all_refuses_an_unknown_benchmark_name():
 
 @pytest.mark.slow
 def test_the_sweep_profile_clocks_every_phase_of_a_real_sweep(tmp_path):
-    env = {
-        **os.environ,
-        "BENCH_RESULTS_DIR": str(tmp_path),
-        "WANDB_MODE": "disabled",
-        "TMPDIR": str(tmp_path),
-    }
     sweep = ["-m", "pooling=max,avg", "trainer.max_epochs=2"]
-    done = subprocess.run(
-        [sys.executable, "benchmarks/profile_sweep.py", "--name", "profile", *sweep],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
+    done = run_script(
+        "benchmarks/profile_sweep.py", "--name", "profile", *sweep, results=tmp_path, timeout=600
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "profile.json").read_text())
