@@ -55,7 +55,13 @@ def test_run_all_refuses_an_unknown_benchmark_name():
 def test_the_sweep_profile_clocks_every_phase_of_a_real_sweep(tmp_path):
     sweep = ["-m", "pooling=max,avg", "trainer.max_epochs=2"]
     done = run_script(
-        "benchmarks/profile_sweep.py", "--name", "profile", *sweep, results=tmp_path, timeout=600
+        "benchmarks/profile_sweep.py",
+        "--name",
+        "profile",
+        *sweep,
+        results=tmp_path,
+        timeout=600,
+        TMPDIR=str(tmp_path),
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     report = json.loads((tmp_path / "profile.json").read_text())
