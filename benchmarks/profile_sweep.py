@@ -45,7 +45,7 @@ PHASES = {  # "module[:Class]", function -> what it is
     ("pytorch_lightning.loops.fit_loop:_FitLoop", "on_advance_end"): "epoch end: checkpoints",
     ("pytorch_lightning.trainer.trainer:Trainer", "test"): "Trainer.test (best checkpoint, test loop)",
     ("experiments.training.recipe", "record_plots"): "per-run plots",
-    ("experiments.records.results:Results", "update"): "results.json rewrites",
+    ("experiments.records.record_writer:RecordWriter", "update"): "results.json rewrites",
 }
 
 

@@ -121,7 +121,7 @@ def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_
     )
     assert not (tmp_path / "reuse-true" / "1" / "checkpoints").exists()
     trained = runs["false"]
-    assert "identical_to" not in trained[1]
+    assert trained[1].get("identical_to") is None
     assert trained[1]["metrics"]["test/acc"] == trained[0]["metrics"]["test/acc"]  # the same network, trained
     assert trained[1]["history"][-1]["val/loss"] == trained[0]["history"][-1]["val/loss"]
     summaries = {

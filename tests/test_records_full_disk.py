@@ -13,7 +13,7 @@ import torch
 
 from experiments.records.atomic import NoSpaceLeft, write_atomic
 from experiments.records.metrics_csv import kept_rows
-from experiments.records.results import Results
+from experiments.records.record_writer import RecordWriter
 from experiments.sweeps.table import write_summary
 
 from .conftest import run_cli
@@ -63,9 +63,9 @@ def test_a_write_that_does_not_fit_leaves_the_earlier_file_and_no_temporary(smal
     assert json.loads(target.read_text()) == {"status": "ok"}
     assert not no_temporaries(small_disk)
 
-    results = Results(small_disk)  # a rerun keeps the earlier record: a second name, no space needed
+    results = RecordWriter(small_disk)  # a rerun keeps the earlier record: a second name, no space needed
     with pytest.raises(NoSpaceLeft):
-        results.update(status="running", padding="x" * 100_000)
+        results.update(status="running", error="x" * 100_000)
     assert json.loads(target.read_text()) == {"status": "ok"}
 
     (small_disk / "filler").unlink()

@@ -7,31 +7,34 @@ from pathlib import Path
 import pytest
 
 from experiments.records.plots import log_images, save_run_plots
+from experiments.records.run_record import RunRecord
 
 
-def results(epochs: int = 3, classes: int = 10) -> dict:
+def results(epochs: int = 3, classes: int = 10) -> RunRecord:
     matrix = [[0] * classes for _ in range(classes)]
     for i in range(classes):
         matrix[i][i] = 40
         matrix[i][(i + 3) % classes] = 5
-    return {
-        "status": "ok",
-        "name": "pooling=max,seed=0",
-        "best_epoch": epochs,
-        "metrics": {"test/acc": 0.89},
-        "history": [
-            {
-                "epoch": e + 1,  # 1-based, as results.json records it
-                "train/loss": 2 / (e + 1),
-                "val/loss": 1.8 / (e + 1),
-                "train/acc": 0.3 * (e + 1),
-                "val/acc": 0.31 * (e + 1),
-            }
-            for e in range(epochs)
-        ],
-        "confusion_matrix": matrix,
-        "data_info": {"classes": [str(i) for i in range(classes)]},
-    }
+    return RunRecord.from_json(
+        {
+            "status": "ok",
+            "name": "pooling=max,seed=0",
+            "best_epoch": epochs,
+            "metrics": {"test/acc": 0.89},
+            "history": [
+                {
+                    "epoch": e + 1,  # 1-based, as results.json records it
+                    "train/loss": 2 / (e + 1),
+                    "val/loss": 1.8 / (e + 1),
+                    "train/acc": 0.3 * (e + 1),
+                    "val/acc": 0.31 * (e + 1),
+                }
+                for e in range(epochs)
+            ],
+            "confusion_matrix": matrix,
+            "data_info": {"classes": [str(i) for i in range(classes)]},
+        }
+    )
 
 
 def variance(path: Path) -> float:
@@ -54,8 +57,8 @@ def test_one_epoch_and_many_classes(tmp_path):
 
 
 def test_a_failed_run_gets_no_plots(tmp_path):
-    assert save_run_plots(tmp_path, {"status": "failed", "error": "boom"}) == []
-    assert save_run_plots(tmp_path, {"history": [{"epoch": 0, "lr": 0.1}], "confusion_matrix": None}) == []
+    assert save_run_plots(tmp_path, RunRecord(status="failed", error="boom")) == []
+    assert save_run_plots(tmp_path, RunRecord(history=[{"epoch": 0, "lr": 0.1}])) == []
     assert not (tmp_path / "plots").exists()
 
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from experiments.records.results import read_results
+from experiments.records.run_record import RunRecord
 from experiments.training.job import run_job
 
 from .conftest import METRICS, compose_config
@@ -20,7 +20,7 @@ FAST = ("trainer.max_epochs=2", "trainer.num_sanity_val_steps=0", "trainer=cpu")
 def train(tmp_path, *overrides: str) -> dict:
     cfg = compose_config(*FAST, *overrides, output_dir=str(tmp_path))
     run_job(cfg)
-    return read_results(tmp_path)
+    return RunRecord.read(tmp_path).to_json()
 
 
 def test_results_json_contract(tmp_path):
@@ -137,7 +137,7 @@ def test_early_stopping_stops_the_run(tmp_path):
 def test_failed_job_is_recorded(tmp_path):
     with pytest.raises(Exception, match="training loss is nan"):
         train(tmp_path, "optimizer=sgd", "optimizer.lr=1e30", "optimizer.momentum=0.0")
-    results = read_results(tmp_path)
+    results = RunRecord.read(tmp_path).to_json()
     assert results["status"] == "failed"
     assert "NonFiniteLossError" in results["error"] and results["traceback"]
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from experiments.records.run_record import RunRecord
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -23,32 +25,30 @@ class Result:
     """One finished (or failed) run, read back from its ``results.json``."""
 
     run_dir: Path
-    record: dict[str, Any] = field(repr=False)
+    record: RunRecord = field(repr=False)
 
     @classmethod
     def read(cls, run_dir: str | Path) -> Result:
-        path = Path(run_dir) / "results.json"
-        record = json.loads(path.read_text()) if path.is_file() else {"status": "missing"}
-        return cls(Path(run_dir), record)
+        return cls(Path(run_dir), RunRecord.read(run_dir))
 
     @property
     def status(self) -> str:
-        return str(self.record.get("status", "missing"))
+        return self.record.status
 
     @property
     def metrics(self) -> dict[str, float]:
-        return dict(self.record.get("metrics") or {})
+        return dict(self.record.metrics)
 
     @property
     def error(self) -> str | None:
-        return self.record.get("error")
+        return self.record.error
 
     @property
     def history(self) -> pd.DataFrame:
         """One row per epoch (``epoch`` is 1-based), the columns of ``results.json``'s ``history``."""
         import pandas as pd
 
-        return pd.DataFrame(self.record.get("history") or [])
+        return pd.DataFrame(self.record.history)
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class SweepResult:
             [
                 {
                     "job": r.run_dir.name,
-                    "overrides": " ".join(r.record.get("overrides") or []),
+                    "overrides": " ".join(r.record.overrides),
                     "status": r.status,
                 }
                 | {k: r.metrics.get(k) for k in ("test/acc", "val/acc_best")}

@@ -7,7 +7,6 @@ rank launcher, and records a failed sweep job so that the sweep goes on.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import ConfigError, validate
+from experiments.records.run_record import RunRecord
 
 
 def train(
@@ -46,7 +46,7 @@ def train(
         finished = _finished_result(output_dir)
         if finished is not None:
             print(f"Skipping finished job {output_dir} (sweep.resume)")
-            return _objective(cfg, finished.get("metrics") or {})
+            return _objective(cfg, finished.metrics)
     if multirun and (held := claim_job(output_dir)):  # released as the job ends (sweeps/progress.py)
         print(f"Skipping job {output_dir}: {held}", file=sys.stderr)
         return None
@@ -60,9 +60,9 @@ def train(
     except ConfigError as error:
         if not multirun:
             _refuse(error, raise_errors)
-        from experiments.records.results import Results
+        from experiments.records.record_writer import RecordWriter
 
-        Results(output_dir).update(status="failed", error=f"ConfigError: {error}")
+        RecordWriter(output_dir).update(status="failed", error=f"ConfigError: {error}")
         print(f"Config error: {error}", file=sys.stderr)
         return None
     from experiments.data.errors import DataSourceError
@@ -119,7 +119,8 @@ def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:
     print(
         f"Job {output_dir.name} is the same experiment as job {earlier}: its record is reused, not retrained"
     )
-    return _objective(cfg, (_finished_result(output_dir) or {}).get("metrics") or {})
+    finished = _finished_result(output_dir)
+    return _objective(cfg, finished.metrics if finished else {})
 
 
 def _device_share(cfg: DictConfig) -> Any:
@@ -165,9 +166,6 @@ def _searching() -> bool:
     return "direction" in HydraConfig.get().sweeper
 
 
-def _finished_result(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "results.json"
-    if not path.is_file():
-        return None
-    results = json.loads(path.read_text())
-    return results if results.get("status") == "ok" else None
+def _finished_result(run_dir: Path) -> RunRecord | None:
+    record = RunRecord.read(run_dir)
+    return record if record.ok else None

@@ -19,6 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.cli.task import fail, train
 from experiments.config import ConfigError, config_dir, validate
 from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session, open_mapping_overrides
+from experiments.records.run_record import RunRecord
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -164,7 +165,7 @@ def _refuse_used_run_dir(cfg: DictConfig) -> None:
     if cfg.get("resume"):
         return
     run_dir = Path(str(cfg.hydra.run.dir))
-    if (run_dir / "results.json").is_file():
+    if RunRecord.exists(run_dir):
         raise ConfigError(
             "hydra.run.dir",
             f"{run_dir} already holds a run (results.json); choose a new dir, or continue it with resume={run_dir}",

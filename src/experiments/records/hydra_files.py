@@ -8,7 +8,6 @@ another process holds is not written to.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ from omegaconf import OmegaConf
 from experiments.records.atomic import write_atomic
 from experiments.records.lock import RunLocked, lock_run_dir
 from experiments.records.redaction import redact, secret_values
-from experiments.records.results import RESULTS_FILE
+from experiments.records.run_record import RunRecord
 
 
 def install() -> None:
@@ -103,7 +102,4 @@ def _skipped_by_sweep_resume(run_dir: Path) -> bool:
     resume = next((o.split("=", 1)[1] for o in task if o.startswith("sweep.resume=")), "false")
     if resume.lower() in ("false", "null", "none", ""):
         return False
-    try:
-        return json.loads((run_dir / RESULTS_FILE).read_text()).get("status") == "ok"
-    except (OSError, ValueError):
-        return False
+    return RunRecord.read(run_dir).ok

@@ -13,6 +13,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from experiments.records.run_record import RunRecord
+
 log = logging.getLogger("experiments")
 
 PLOTS_DIR = "plots"
@@ -20,15 +22,15 @@ CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
 
 
-def save_run_plots(run_dir: Path, results: dict[str, Any]) -> list[Path]:
+def save_run_plots(run_dir: Path, record: RunRecord) -> list[Path]:
     """Write ``plots/curves.png`` and ``plots/confusion_matrix.png`` where the data exists; returns their paths."""
     out = Path(run_dir) / PLOTS_DIR
     made: list[Path] = []
-    history = [row for row in results.get("history") or [] if isinstance(row, dict)]
-    title = str(results.get("name") or Path(run_dir).name)
+    history = record.history
+    title = record.name or Path(run_dir).name
     if any(key in row for row in history for key in ("train/loss", "val/loss", "train/acc", "val/acc")):
-        made.append(_curves(history, out / CURVES_FILE, title, results.get("best_epoch")))
-    matrix = results.get("confusion_matrix")
+        made.append(_curves(history, out / CURVES_FILE, title, record.best_epoch))
+    matrix = record.confusion_matrix
     if matrix:
         import numpy as np
 
@@ -36,10 +38,9 @@ def save_run_plots(run_dir: Path, results: dict[str, Any]) -> list[Path]:
 
         array = np.asarray(matrix, dtype=float)
         if array.ndim == 2 and array.size:
-            classes = (results.get("data_info") or {}).get("classes")
-            acc = (results.get("metrics") or {}).get("test/acc")
-            suffix = f" (test acc {float(acc):.4f})" if isinstance(acc, int | float) else ""
-            made.append(draw_confusion(array, classes, out / CONFUSION_FILE, f"{title}{suffix}"))
+            acc = record.metric("test/acc")
+            suffix = f" (test acc {acc:.4f})" if acc is not None else ""
+            made.append(draw_confusion(array, record.classes, out / CONFUSION_FILE, f"{title}{suffix}"))
     return made
 
 

@@ -88,7 +88,7 @@ def identical_jobs(configs: Sequence[DictConfig | None]) -> dict[int, int]:
 
 
 # A reused record keeps what the earlier job measured; these describe the job itself.
-OWN_FIELDS = ("name", "overrides", "swept", "choices", "seed", "run_dir", "started_at")
+OWN_FIELDS = ("name", "overrides", "swept", "choices", "seed", "run_dir", "started_at", "schema_version")
 
 
 def reuse_earlier_job(
@@ -98,18 +98,19 @@ def reuse_earlier_job(
 
     In a parallel sweep the earlier job may still be training: wait for its final record.
     """
-    from experiments.records.results import RESULTS_FILE, Results
+    from experiments.records.record_writer import RecordWriter
+    from experiments.records.run_record import RunRecord
 
-    earlier_file = earlier_dir / RESULTS_FILE
     deadline = time.monotonic() + timeout
     while True:
-        earlier = _read(earlier_file)
-        if earlier.get("status") in ("ok", "failed", "interrupted") or time.monotonic() > deadline:
+        earlier = RunRecord.read(earlier_dir)
+        if earlier.ended or time.monotonic() > deadline:
             break
         time.sleep(2.0)
-    if earlier.get("status") != "ok":
+    if not earlier.ok:
         return False
-    record = {k: v for k, v in earlier.items() if k not in OWN_FIELDS} | identity
+    fields = {k: v for k, v in earlier.to_json().items() if k not in OWN_FIELDS and k not in earlier.extra}
+    record = fields | {"extra": earlier.extra} | identity
     record |= {
         "identical_to": f"../{earlier_dir.name}",
         "note": (
@@ -117,15 +118,9 @@ def reuse_earlier_job(
             "activation, so both block orders build the same network; or equal values under other option "
             "names, such as constant padding with the value 0 and zero padding): its record is reused, nothing was trained again"
         ),
-        "plots": [f"../{earlier_dir.name}/{p}" for p in earlier.get("plots") or []],
+        "plots": [f"../{earlier_dir.name}/{p}" for p in earlier.plots],
         "best_checkpoint": None,
     }
-    Results(run_dir).update(**record)
+    RecordWriter(run_dir).update(**record)
     return True
 
-
-def _read(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text()) if path.is_file() else {}
-    except (OSError, json.JSONDecodeError):
-        return {}

@@ -5,7 +5,6 @@ Set in ``conf/config.yaml`` (``hydra.callbacks``); it runs in the process that l
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -15,13 +14,12 @@ from typing import Any
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.records.results import RESULTS_FILE
+from experiments.records.run_record import FINAL_STATUSES, RunRecord
 from experiments.sweeps.grid import count_jobs
 from experiments.sweeps.table import SUMMARY_MD, clock, job_rows, write_summary
 
 START_VARIABLE = "EXPERIMENTS_SWEEP_START"
 TOTAL_VARIABLE = "EXPERIMENTS_SWEEP_TOTAL"
-FINAL_STATUSES = ("ok", "failed", "interrupted", "skipped")
 
 
 def done_count(sweep_dir: Path, job_num: int, since: float | None) -> int:
@@ -31,33 +29,26 @@ def done_count(sweep_dir: Path, job_num: int, since: float | None) -> int:
     dispatched in order), not before.
     """
     done = 0
-    for path in sweep_dir.glob(f"*/{RESULTS_FILE}"):
-        if not path.parent.name.isdigit() or _status(path) not in FINAL_STATUSES:
+    for path in RunRecord.files_of_sweep(sweep_dir):
+        if _status(path) not in FINAL_STATUSES:
             continue
         if int(path.parent.name) <= job_num or since is None or path.stat().st_mtime >= since:
             done += 1
     return done
 
 
-def _status(results_file: Path) -> str:
-    try:
-        return str(json.loads(results_file.read_text()).get("status", "?"))
-    except (OSError, ValueError):
-        return "missing"
+def _status(record_file: Path) -> str:
+    return RunRecord.read(record_file.parent).status
 
 
-def _outcome(results_file: Path) -> str:
+def _outcome(record_file: Path) -> str:
     """``ok     test/acc 97.21 %`` (or ``reused``): a finished job's status and main metric."""
-    try:
-        results = json.loads(results_file.read_text())
-    except (OSError, ValueError):
-        return "missing"
-    status = str(results.get("status", "?"))
-    accuracy = (results.get("metrics") or {}).get("test/acc")
-    if status != "ok" or not isinstance(accuracy, int | float):
-        return f"{status:<6}"
-    how = " (reused)" if results.get("identical_to") else ""
-    return f"{status:<6} test/acc {100 * accuracy:5.2f} %{how} "
+    record = RunRecord.read(record_file.parent)
+    accuracy = record.metric("test/acc")
+    if not record.ok or accuracy is None:
+        return f"{record.status:<6}"
+    how = " (reused)" if record.identical_to else ""
+    return f"{record.status:<6} test/acc {100 * accuracy:5.2f} %{how} "
 
 
 class SweepCallback(Callback):
@@ -114,7 +105,7 @@ class SweepCallback(Callback):
         from experiments.records.lock import unlock_run_dir
 
         unlock_run_dir(config.hydra.runtime.output_dir)  # taken for the job (records.hydra_files, cli.train)
-        outcome = _outcome(Path(config.hydra.runtime.output_dir) / RESULTS_FILE)
+        outcome = _outcome(RunRecord.file(config.hydra.runtime.output_dir))
         start = os.environ.get(START_VARIABLE)
         done = done_count(Path(config.hydra.sweep.dir), config.hydra.job.num, float(start) if start else None)
         print(
@@ -208,10 +199,8 @@ class ResultsWatcher(threading.Thread):
     def _line(self, path: Path, status: str, done: bool, note: str = "") -> None:
         from experiments.records.redaction import redact
 
-        try:
-            overrides = ",".join(json.loads(path.read_text()).get("overrides") or [])
-        except (OSError, ValueError):
-            overrides = path.parent.name
+        record = RunRecord.read(path.parent)
+        overrides = ",".join(record.overrides) if record.status != "unreadable" else path.parent.name
         if done:
             self._done += 1
             head = f"[{self._done}/{self.total} done] {_outcome(path)}"
@@ -220,7 +209,7 @@ class ResultsWatcher(threading.Thread):
         print(f"{head} {redact(overrides)}{note}  (sweep time {SweepCallback._elapsed()})", flush=True)
 
     def _results(self) -> list[Path]:
-        return sorted(p for p in self.sweep_dir.glob(f"*/{RESULTS_FILE}") if p.parent.name.isdigit())
+        return RunRecord.files_of_sweep(self.sweep_dir)
 
     @staticmethod
     def _stamp(path: Path) -> tuple[int, str]:

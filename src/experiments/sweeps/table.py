@@ -10,7 +10,7 @@ from typing import Any
 from omegaconf import OmegaConf
 
 from experiments.records.atomic import write_atomic
-from experiments.records.results import RESULTS_FILE
+from experiments.records.run_record import RunRecord
 
 SUMMARY_JSON = "sweep_summary.json"
 SUMMARY_MD = "sweep_summary.md"
@@ -25,32 +25,24 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
     for job_dir in job_dirs:
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
-        results_file = job_dir / RESULTS_FILE
-        results = json.loads(results_file.read_text()) if results_file.is_file() else {}
-        metrics = results.get("metrics") or {}
-        device = results.get("device") or {}
+        record = RunRecord.read(job_dir)
+        device = record.device or {}
         rows.append(
             {
                 "job": int(job_dir.name),
                 "dir": str(job_dir),
                 "overrides": overrides,
-                "status": results.get("status", "missing"),
-                "error": results.get("error"),
-                "test/acc": metrics.get("test/acc"),
-                "val/acc_best": metrics.get("val/acc_best"),
-                "wall_time_s": results.get("wall_time_s"),
-                "train_seconds": None if results.get("identical_to") else _train_seconds(results),
-                "identical_to": results.get("identical_to"),
+                "status": record.status,
+                "error": record.error,
+                "test/acc": record.metrics.get("test/acc"),
+                "val/acc_best": record.metrics.get("val/acc_best"),
+                "wall_time_s": record.wall_time_s,
+                "train_seconds": None if record.identical_to else record.train_seconds,
+                "identical_to": record.identical_to,
                 "device": device.get("assigned") or device.get("root_device"),
             }
         )
     return rows
-
-
-def _train_seconds(results: dict[str, Any]) -> float | None:
-    """Seconds spent in training steps (validation excluded), as the job's throughput record has it."""
-    value = (results.get("throughput") or {}).get("train_seconds")
-    return float(value) if isinstance(value, int | float) else None
 
 
 def totals(rows: Sequence[dict[str, Any]], sweep_seconds: float | None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from experiments.records.identity import JobInfo
-from experiments.records.results import Results
+from experiments.records.record_writer import RecordWriter
 
 if TYPE_CHECKING:
     from pytorch_lightning import Callback
@@ -29,7 +29,7 @@ class JobContext:
     config: dict[str, Any]
     identity: JobInfo
     started: float
-    results: Results | None = None
+    results: RecordWriter | None = None
     loggers: list[Logger] = field(default_factory=list)
     share: JobDevices | None = None
     stop: Callback | None = None

@@ -6,20 +6,19 @@ extra ranks call :func:`run_job` with ``rank_worker=True`` from :mod:`experiment
 
 from __future__ import annotations
 
-import json
 import time
 import traceback
 from contextlib import suppress
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.records.atomic import NoSpaceLeft, no_space
 from experiments.records.identity import current_job
+from experiments.records.record_writer import RecordWriter, versions
 from experiments.records.redaction import redact
-from experiments.records.results import RESULTS_FILE, Results, versions
+from experiments.records.run_record import RunRecord
 from experiments.training.context import JobContext
 
 if TYPE_CHECKING:
@@ -48,16 +47,16 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | N
         started=time.perf_counter(),
         share=share,
     )
-    previous = _previous_results(job.run_dir) if cfg.get("resume") and not rank_worker else {}
+    previous = RunRecord.read(job.run_dir) if cfg.get("resume") and not rank_worker else RunRecord()
     if not rank_worker:
-        job.results = Results(job.run_dir)
+        job.results = RecordWriter(job.run_dir)
         job.results.update(**_identity_fields(job))
     status = "failed"
     objective: float | None = None
     try:
         if not rank_worker:
             job.stop = GracefulStop(job.run_dir / "checkpoints").install()
-        wandb_id = (previous.get("wandb") or {}).get("run_id")
+        wandb_id = (previous.wandb or {}).get("run_id")
         job.loggers = build_loggers(cfg.logger, job.identity, wandb_id=wandb_id)
         if job.results and launched_as_rank_zero():
             job.results.update(wandb=wandb_identity(job.loggers))
@@ -92,8 +91,8 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | N
         sync = finish_wandb(job.loggers, exit_code=0 if status == "ok" else 1)
         if sync and job.results:
             job.results.update(wandb_sync=sync)
-    if job.results and job.results.data.get("status") == "ok" and job.identity.sweep_dir is None:
-        print_final(job.run_dir, job.results.data, next_steps(job, sync))
+    if job.results and job.results.record.ok and job.identity.sweep_dir is None:
+        print_final(job.run_dir, job.results.record, next_steps(job, sync))
     return objective
 
 
@@ -119,11 +118,6 @@ def _identity_fields(job: JobContext) -> dict[str, Any]:
 
 def _elapsed(job: JobContext) -> float:
     return time.perf_counter() - job.started
-
-
-def _previous_results(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RESULTS_FILE
-    return json.loads(path.read_text()) if path.is_file() else {}
 
 
 def launched_as_rank_zero() -> bool:

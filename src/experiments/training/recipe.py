@@ -189,7 +189,7 @@ def record_plots(job: JobContext) -> None:
 
     assert job.results is not None
     try:
-        paths = save_run_plots(job.run_dir, job.results.data)
+        paths = save_run_plots(job.run_dir, job.results.record)
     except Exception as error:  # plots are a report, not the result
         log.warning("could not draw the run's plots: %s", error)
         return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 if TYPE_CHECKING:
+    from experiments.records.run_record import RunRecord
     from experiments.training.context import JobContext
 
 log = logging.getLogger("experiments")
@@ -82,17 +83,17 @@ def next_steps(job: JobContext, wandb_sync: str | None) -> list[str]:
     return steps
 
 
-def print_final(run_dir: Path, results: dict[str, Any], steps: list[str]) -> None:
+def print_final(run_dir: Path, record: RunRecord, steps: list[str]) -> None:
     """The last lines of a run: its dir, final metrics (fractions and %), plots, and what to run next."""
-    metrics = results.get("metrics") or {}
+    metrics = record.metrics
     shown = ["test/acc", "test/f1_macro", "test/acc_top5", "test/loss", "val/acc_best"]
-    lines = [f"Run dir: {run_dir}", f"Finished in {results.get('wall_time_s', 0):.1f} s. Final metrics:"]
+    lines = [f"Run dir: {run_dir}", f"Finished in {record.wall_time_s or 0:.1f} s. Final metrics:"]
     for key in (k for k in shown if k in metrics):
         percent = (
             f"  ({100 * metrics[key]:.2f} %)" if key.endswith(("acc", "acc_best", "top5", "macro")) else ""
         )
         lines.append(f"  {key:<14} {metrics[key]:.4f}{percent}")
-    plots = results.get("plots") or []
+    plots = record.plots
     if plots:
         lines.append("Plots: " + ", ".join(shown_path(run_dir / p) for p in plots))
     lines += ["Next:", *(f"  {step}" for step in steps)]

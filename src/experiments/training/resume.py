@@ -6,7 +6,6 @@ of its checkpoints the newest that loads is taken (torch is imported only to che
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import ConfigError
 from experiments.records.lock import lock_holder
+from experiments.records.run_record import RunRecord
 
 CHECKPOINTS = ("interrupted.ckpt", "last.ckpt")
 # Keys that may differ between a run and its continuation.
@@ -71,9 +71,7 @@ def resumable_runs(root: Path, cfg: DictConfig) -> Iterator[Path]:
     candidates = sorted(root.glob("**/.hydra/config.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
     for saved in candidates:
         run_dir = saved.parent.parent
-        results = run_dir / "results.json"
-        status = json.loads(results.read_text()).get("status") if results.is_file() else "missing"
-        if status == "ok" or not checkpoints_newest_first(run_dir) or lock_holder(run_dir) is not None:
+        if RunRecord.read(run_dir).ok or not checkpoints_newest_first(run_dir) or lock_holder(run_dir) is not None:
             continue
         if _identity(OmegaConf.to_container(OmegaConf.load(saved), resolve=False)) == wanted:
             yield run_dir

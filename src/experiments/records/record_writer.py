@@ -1,17 +1,20 @@
-"""``results.json``: the record of one job, rewritten atomically as the job goes."""
+"""Writing a job's :class:`~experiments.records.run_record.RunRecord` as it goes: atomically, redacted, with
+paths relative to the run dir, the earlier attempt's record kept."""
 
 from __future__ import annotations
 
 import json
 import math
 import platform
+from dataclasses import fields
 from importlib import metadata
 from pathlib import Path
 from typing import Any
 
 from experiments.records.atomic import keep_as, write_atomic
+from experiments.records.run_record import RunRecord
 
-RESULTS_FILE = "results.json"
+_FIELDS = {f.name for f in fields(RunRecord) if f.metadata.get("persist", True)} - {"schema_version"}
 
 
 def _plain(value: Any) -> Any:
@@ -29,8 +32,9 @@ def _plain(value: Any) -> Any:
     return value
 
 
-class Results:
-    """Accumulates fields and writes them to ``run_dir/results.json`` (tmp file, fsync, rename).
+class RecordWriter:
+    """Accumulates a job's :class:`RunRecord` and rewrites its ``results.json`` at each update (tmp file,
+    fsync, rename).
 
     Paths inside the run dir are recorded relative to it, so a moved or copied run dir stays right.
     A rerun (``sweep.resume``, ``resume=``) keeps the earlier record as ``results.attempt-N.json``:
@@ -38,24 +42,29 @@ class Results:
     """
 
     def __init__(self, run_dir: str | Path) -> None:
-        self.path = Path(run_dir) / RESULTS_FILE
-        self.data: dict[str, Any] = {}
+        self.path = RunRecord.file(run_dir)
+        self.record = RunRecord(status="running", path=str(run_dir))
         self._earlier = self.path.is_file()
 
     def _keep_earlier_attempt(self) -> None:
         attempt = 1
-        while (kept := self.path.with_name(f"results.attempt-{attempt}.json")).exists():
+        while (kept := self.path.with_name(f"{self.path.stem}.attempt-{attempt}.json")).exists():
             attempt += 1
         keep_as(self.path, kept)
         self._earlier = False
 
-    def update(self, **fields: Any) -> None:
+    def update(self, **values: Any) -> None:
+        """Set these fields (names of :class:`RunRecord`; a name it lacks is a bug) and write the record."""
         from experiments.records.redaction import redact
 
-        self.data.update(redact(relative_paths(_plain(fields), self.path.parent)))
+        unknown = sorted(set(values) - _FIELDS)
+        if unknown:
+            raise TypeError(f"RunRecord has no field {', '.join(unknown)}")
+        for name, value in redact(relative_paths(_plain(values), self.path.parent)).items():
+            setattr(self.record, name, value)
         if self._earlier and self.path.is_file():
             self._keep_earlier_attempt()
-        write_atomic(self.path, json.dumps(self.data, indent=2, sort_keys=False))
+        write_atomic(self.path, json.dumps(self.record.to_json(), indent=2, sort_keys=False))
 
 
 def relative_paths(value: Any, run_dir: Path) -> Any:
@@ -75,10 +84,6 @@ def relative_paths(value: Any, run_dir: Path) -> Any:
     except (ValueError, OSError):
         return value
     return str(inside)
-
-
-def read_results(run_dir: str | Path) -> dict[str, Any]:
-    return json.loads((Path(run_dir) / RESULTS_FILE).read_text())
 
 
 def versions() -> dict[str, str]:
