@@ -19,12 +19,13 @@ from pathlib import Path
 
 import pytest
 
-from experiments.compare import compare
-from experiments.compare.collect import collect
-from experiments.compare.insights import insights
-from experiments.compare.runs import parse_overrides
-from experiments.compare.stats import bootstrap, group_runs, holm, seed_stats, varying_keys, welch
-from experiments.compare.wandb_logs import read_wandb_file, wandb_url
+from experiments.comparison import compare
+from experiments.comparison.analysis.grouping import group_runs, varying_keys
+from experiments.comparison.analysis.insights import insights
+from experiments.comparison.analysis.seed_stats import bootstrap, holm, seed_stats, welch
+from experiments.comparison.sources.collect import collect
+from experiments.comparison.sources.wandb_logs import read_wandb_file, wandb_url
+from experiments.records.run_record import parse_overrides
 from experiments.records.wandb_offline import records as wandb_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -299,7 +300,7 @@ def test_many_groups_within_noise_are_summed_up_in_one_line(tmp_path):
         "0.20 points to 1.20 points, smallest Holm-adjusted p = 1. The differences table lists each; more "
         "seeds would be needed to rank them."
     ]
-    few = [r for r in runs if r.overrides["optimizer.lr"] in ("0.1", "0.2", "0.3")]
+    few = [r for r in runs if r.override_values["optimizer.lr"] in ("0.1", "0.2", "0.3")]
     keys, groups = group_runs(few)
     assert sum("cannot be told apart" in line for line in insights(groups, few, keys)) == 2
 
@@ -339,14 +340,17 @@ def test_plots_and_html_from_fabricated_runs(tmp_path):
 
 
 def test_no_runs_is_an_error(tmp_path, capsys):
-    from experiments.compare.main import main
+    from experiments.comparison import main
 
     assert main([str(tmp_path)]) == 2
     assert "no runs found" in capsys.readouterr().err
 
 
 def test_compare_imports_no_torch():
-    code = "import sys, experiments.compare, experiments.compare.plots; print('torch' in sys.modules)"
+    code = (
+        "import sys, experiments, experiments.comparison, experiments.comparison.writers.group_plots; "
+        "print('torch' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -407,7 +411,7 @@ def test_wandb_api_runs_are_mapped(monkeypatch):
     assert runs[0].history == [{"epoch": 1.0, "val/acc": pytest.approx(0.97), "train/loss": 0.5}]
     keys, groups = group_runs(runs)
     assert keys == ["pooling"] and groups[0].stats["test/acc"].mean == pytest.approx(0.975)
-    from experiments.compare.report import Report
+    from experiments.comparison.report_model import Report
 
     report = Report(runs=runs, keys=keys, groups=groups, metric="test/acc", insights=[], command="x")
     assert report.wandb_groups() == ["https://wandb.ai/me/p/groups/multirun-x"]
@@ -441,7 +445,7 @@ def test_offline_wandb_run_is_read_from_its_transaction_log(tmp_path, monkeypatc
     assert "history" in kinds, (kinds, files, files[0].stat().st_size)
     found = read_wandb_file(files[0])
     assert found.status == "ok" and found.source == "wandb-offline"
-    assert found.overrides == {"pooling": "avg", "seed": "1"} and found.seed == 1
+    assert found.override_values == {"pooling": "avg", "seed": "1"} and found.seed == 1
     assert found.config["pooling"] == {"type": "avg"} and found.model == "lenet5"
     assert found.metrics["test/acc"] == pytest.approx(0.81)
     assert [row["val/acc"] for row in found.history] == [0.5, 0.8]
@@ -481,7 +485,7 @@ def test_real_sweep_then_compare_cli(tmp_path):
 
     out = tmp_path / "report"
     done = subprocess.run(
-        [sys.executable, "-m", "experiments.compare", str(sweep), "--out", str(out)],
+        [sys.executable, "-m", "experiments", "compare", str(sweep), "--out", str(out)],
         cwd=ROOT,
         env={**env, "COLUMNS": "200"},
         capture_output=True,
@@ -554,7 +558,7 @@ def test_real_sweep_then_compare_cli(tmp_path):
 
 def test_cli_prints_values_with_brackets_verbatim(tmp_path, capsys):
     """Override values such as ``[6,16]`` are text, not rich markup."""
-    from experiments.compare.main import main
+    from experiments.comparison import main
 
     for num, (widths, seed, acc) in enumerate([("[6,16]", 0, 0.9), ("[6,16]", 1, 0.91), ("[8,32]", 0, 0.95)]):
         write_run(tmp_path, num, {"model.widths": widths, "seed": seed}, acc)

@@ -13,8 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.compare import compare
-from experiments.compare.main import main
+from experiments.comparison import compare, main
 
 from .test_compare import write_run
 

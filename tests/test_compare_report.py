@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from experiments.compare import compare
-from experiments.compare.collect import collect
-from experiments.compare.plots import axis_label, confusion_choice, subject
-from experiments.compare.stats import group_runs
+from experiments.comparison import compare
+from experiments.comparison.analysis.grouping import group_runs
+from experiments.comparison.sources.collect import collect
+from experiments.comparison.writers.group_plots import axis_label, confusion_choice, subject
 
 from .conftest import run_in_terminal
 from .test_compare import parse_html, pixel_variance, write_run
@@ -59,7 +59,7 @@ def table_lines(text: str, labels: list[str]) -> dict[str, str]:
 def test_group_table_keeps_group_names_whole(tmp_path, width):
     from rich.console import Console
 
-    from experiments.compare.terminal import print_table
+    from experiments.comparison.writers.terminal import print_table
 
     report = compare([grid_sweep(tmp_path / "sweep")], tmp_path / "out", plots=False)
     console = Console(width=width, record=True, color_system=None)

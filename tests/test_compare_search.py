@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from experiments.compare import compare
-from experiments.compare.collect import collect
-from experiments.compare.search import find_search, fmt_value
+from experiments.comparison import compare
+from experiments.comparison.analysis.search import find_search, fmt_value
+from experiments.comparison.sources.collect import collect
 
 from .conftest import QUICK, cli_env
 from .test_compare import write_run

@@ -26,9 +26,10 @@ def sweep(overrides: Any) -> Any:
     return sweep_overrides(overrides)
 
 
-def __getattr__(name: str) -> Any:
-    if name == "compare":  # the subpackage, callable as experiments.compare(paths) (experiments.api.compare)
-        import importlib
+def compare(paths: Any, out: Any = None, **options: Any) -> Any:
+    """Compare finished runs and write the report; see :func:`experiments.api.compare` (tables as DataFrames).
 
-        return importlib.import_module("experiments.compare")
-    raise AttributeError(name)
+    The comparison itself is the package :mod:`experiments.comparison` (``experiments compare PATH...``)."""
+    from experiments.api import compare as compare_runs
+
+    return compare_runs(paths, out, **options)

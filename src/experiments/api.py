@@ -17,7 +17,7 @@ from experiments.records.run_record import RunRecord
 if TYPE_CHECKING:
     import pandas as pd
 
-    from experiments.compare.report import Report
+    from experiments.comparison.report_model import Report
 
 
 @dataclass(frozen=True)
@@ -94,7 +94,7 @@ def sweep(overrides: Sequence[str]) -> SweepResult:
 
 @dataclass(frozen=True)
 class Comparison:
-    """A comparison: the :class:`~experiments.compare.report.Report`, its tables as DataFrames, its figures."""
+    """A comparison: the :class:`~experiments.comparison.report_model.Report`, its tables as DataFrames, its figures."""
 
     report: Report
     out: Path
@@ -128,8 +128,8 @@ class Comparison:
 
 def compare(paths: Iterable[str | Path], out: str | Path | None = None, **options: Any) -> Comparison:
     """Compare finished runs (sweep dirs, run dirs, W&B logs) and write the report files into ``out``."""
-    from experiments.compare.main import compare as compare_runs
-    from experiments.compare.main import default_out
+    from experiments.comparison.pipeline import compare as compare_runs
+    from experiments.comparison.pipeline import default_out
 
     found = [Path(p) for p in paths]
     target = Path(out) if out else default_out(found)

@@ -13,7 +13,7 @@ COMMANDS = ("compare", "layers")
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
     if argv[:1] == ["compare"]:
-        from experiments.compare.main import main as compare
+        from experiments.comparison.command_line import main as compare
 
         sys.exit(compare(argv[1:]))
     if argv[:1] == ["layers"]:

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from experiments.compare.runs import Run
-from experiments.compare.stats import LABELS, Group
+from experiments.comparison.analysis.grouping import LABELS, Group
+from experiments.records.run_record import RunRecord
 
 
 def pct(value: float) -> str:
@@ -19,12 +19,12 @@ def points(value: float) -> str:
     return f"{100 * abs(value):.2f} points"
 
 
-def num_classes(runs: Sequence[Run]) -> int | None:
+def num_classes(runs: Sequence[RunRecord]) -> int | None:
     for run in runs:
         if run.classes:
             return len(run.classes)
-        if run.confusion:
-            return len(run.confusion)
+        if run.confusion_matrix:
+            return len(run.confusion_matrix)
         configured = run.config_value("data.num_classes")
         if isinstance(configured, int):
             return configured
@@ -50,7 +50,8 @@ def _choice(group: Group, config_group: str) -> str | None:
         if k == config_group:
             return v
     values = {
-        run.overrides.get(config_group) or _recorded_choice(run.path, config_group) for run in group.runs
+        run.override_values.get(config_group) or _recorded_choice(run.path, config_group)
+        for run in group.runs
     }
     return values.pop() if len(values) == 1 else None
 
@@ -115,7 +116,7 @@ def _tied_line(tied: Sequence[Group], best: Group, comparisons: int) -> str:
 
 def insights(
     groups: Sequence[Group],
-    runs: Sequence[Run],
+    runs: Sequence[RunRecord],
     keys: Sequence[str],
     metric: str = "test/acc",
     alpha: float = 0.05,
@@ -238,7 +239,7 @@ def _test(groups: Sequence[Group]) -> str:
 
 def _cost_lines(groups: Sequence[Group], best: Group) -> list[str]:
     lines = []
-    params = {g.label: g.first("params") for g in groups}
+    params = {g.label: g.first("params_total") for g in groups}
     if len({p for p in params.values() if p}) > 1:
         smallest = min((g for g in groups if params[g.label]), key=lambda g: params[g.label])
         if smallest is not best and smallest.comparison and smallest.comparison.distinguishable is False:
@@ -280,7 +281,7 @@ def _count(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
 
 
-def _startup_lines(runs: Sequence[Run]) -> list[str]:
+def _startup_lines(runs: Sequence[RunRecord]) -> list[str]:
     """The first job of a sweep pays one-off costs (imports, data caching): say so when it shows."""
     timed = [r for r in runs if r.ok and r.wall_time_s]
     if len(timed) < 3:

@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.runs import Run
-from experiments.compare.stats import LABELS, Group, SeedStats
+from experiments.comparison.analysis.grouping import LABELS, Group
+from experiments.comparison.analysis.seed_stats import SeedStats
 from experiments.records.figures import draw_confusion, integer_epochs, new_figure, save
+from experiments.records.run_record import RunRecord
 
 
 def colors(n: int) -> list[Any]:
@@ -170,13 +171,13 @@ def metric_against(
     return save(figure, path)
 
 
-def confusion(run: Run, path: Path, title: str | None = None) -> Path | None:
+def confusion(run: RunRecord, path: Path, title: str | None = None) -> Path | None:
     """Row-normalised confusion matrix of one run; counts written in the cells for up to 20 classes."""
     import numpy as np
 
-    if not run.confusion:
+    if not run.confusion_matrix:
         return None
-    matrix = np.asarray(run.confusion, dtype=float)
+    matrix = np.asarray(run.confusion_matrix, dtype=float)
     if matrix.ndim != 2 or matrix.size == 0:
         return None
     return draw_confusion(matrix, run.classes, path, title or f"confusion matrix: {run.name}")
@@ -189,17 +190,17 @@ PLOT_FILES = {
     "params": "acc_vs_params.png",
     "time": "acc_vs_wall_time.png",
     "confusion": "confusion_best.png",
-    "history": "search_history.png",  # a search's (compare.search_plots)
+    "history": "search_history.png",  # a search's (writers.search_plots)
     "settings": "search_settings.png",
 }
 #: Metrics that may choose the run whose confusion matrix is shown, in order: validation, never test.
 SELECTION_METRICS = ("val/acc_best", "val/acc")
 
 
-def confusion_choice(groups: Sequence[Group]) -> tuple[Run, str] | None:
+def confusion_choice(groups: Sequence[Group]) -> tuple[RunRecord, str] | None:
     """The finished run with a confusion matrix and the best validation score, and the metric that chose it
     (choosing by test accuracy would select on the test set)."""
-    runs = [r for g in groups for r in g.ok_runs if r.confusion]
+    runs = [r for g in groups for r in g.ok_runs if r.confusion_matrix]
     for chooser in SELECTION_METRICS:
         scored = [r for r in runs if r.metric(chooser) is not None]
         if scored:
@@ -227,7 +228,7 @@ def all_plots(groups: Sequence[Group], metric: str, out: Path) -> dict[str, Path
         "curves": curves(groups, out / PLOT_FILES["curves"], about),
         "final": final_metric(groups, metric, out / PLOT_FILES["final"], about),
         "params": metric_against(
-            groups, metric, "params", "parameters (log scale)", out / PLOT_FILES["params"], True, about
+            groups, metric, "params_total", "parameters (log scale)", out / PLOT_FILES["params"], True, about
         ),
         "time": metric_against(
             groups, metric, "wall_time_s", "wall time per run (s)", out / PLOT_FILES["time"], False, about

@@ -10,9 +10,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.formatting import MARK_WORSE, mark
-from experiments.compare.report import Report
-from experiments.compare.tables import (
+from experiments.comparison.analysis.effects_results import Effects
+from experiments.comparison.report_model import Report
+from experiments.comparison.writers.formatting import MARK_WORSE, mark
+from experiments.comparison.writers.tables import (
     COMPARISON_HEADER,
     FAILED_HEADER,
     comparison_rows,
@@ -88,7 +89,7 @@ def write_html(report: Report, path: Path) -> Path:
         "<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in report.insights) + "</ul>",
     ]
     if report.search:
-        from experiments.compare.search import search_legend, trial_rows
+        from experiments.comparison.writers.trial_table import search_legend, trial_rows
 
         trial_header, trials = trial_rows(report)
         best = ["best" if row[1] else "" for row in trials]
@@ -106,7 +107,7 @@ def write_html(report: Report, path: Path) -> Path:
     if report.effects:
         body += effects_html(report.effects)
     if report.settling:
-        from experiments.compare.settling import settling_table
+        from experiments.comparison.writers.tables import settling_table
 
         body += ["<h2>Ranking by epoch</h2>", html_table(*settling_table(report.settling))]
     body.append("<h2>Runs that did not finish</h2>")
@@ -168,15 +169,15 @@ def _cell(value: Any, percent: bool = False) -> str:
     return "" if value is None else str(value)
 
 
-def effects_html(effects: dict[str, Any]) -> list[str]:
+def effects_html(effects: Effects) -> list[str]:
     """The Effects section: its summary line, findings, tables and notes."""
-    from experiments.compare.effects_text import effects_tables, summary_line
+    from experiments.comparison.writers.effects_section import effects_tables, summary_line
 
     body = ["<h2>Effects</h2>", f"<p>{_inline(summary_line(effects))}</p>"]
-    if effects["findings"]:
-        body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in effects["findings"]) + "</ul>")
+    if effects.findings:
+        body.append("<ul>" + "".join(f"<li>{_inline(x)}</li>" for x in effects.findings) + "</ul>")
     for title, header, rows in effects_tables(effects):
         body += [f"<h3>{_inline(title)}</h3>", html_table(header, rows)]
-    if effects["notes"]:
-        body.append("<ul>" + "".join(f"<li>{_inline(n)}</li>" for n in effects["notes"]) + "</ul>")
+    if effects.notes:
+        body.append("<ul>" + "".join(f"<li>{_inline(n)}</li>" for n in effects.notes) + "</ul>")
     return body

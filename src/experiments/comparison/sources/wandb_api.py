@@ -1,14 +1,14 @@
-"""Runs of an online W&B project or group, read through ``wandb.Api`` (needs credentials)."""
+"""RunRecords of an online W&B project or group, read through ``wandb.Api`` (needs credentials)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from experiments.compare.runs import Run
-from experiments.compare.wandb_logs import epoch_history, wandb_run
+from experiments.comparison.sources.wandb_logs import epoch_history, wandb_record
+from experiments.records.run_record import RunRecord
 
 
-def read_wandb_project(spec: str) -> list[Run]:
+def read_wandb_project(spec: str) -> list[RunRecord]:
     """Runs of ``entity/project`` or ``entity/project/group`` through ``wandb.Api`` (needs credentials)."""
     import wandb
 
@@ -19,11 +19,11 @@ def read_wandb_project(spec: str) -> list[Run]:
     filters = {"group": parts[2]} if len(parts) == 3 else None
     runs = []
     for remote in api.runs(f"{parts[0]}/{parts[1]}", filters=filters):
-        runs.append(run_from_api(remote))
+        runs.append(record_from_api(remote))
     return runs
 
 
-def run_from_api(remote: Any) -> Run:
+def record_from_api(remote: Any) -> RunRecord:
     config = {k: v for k, v in dict(remote.config).items() if not k.startswith("_")}
     summary = (
         dict(remote.summary._json_dict) if hasattr(remote.summary, "_json_dict") else dict(remote.summary)
@@ -38,7 +38,7 @@ def run_from_api(remote: Any) -> Run:
         "mode": "online",
         "url": getattr(remote, "url", None),
     }
-    return wandb_run(
+    return wandb_record(
         path=getattr(remote, "url", None) or f"{remote.entity}/{remote.project}/{remote.id}",
         source="wandb-api",
         name=remote.name or remote.id,

@@ -1,7 +1,7 @@
 """The models behind the "Effects" section: estimable terms, the ANOVA table, power and assumption checks.
 
 Works on a frame with formula-safe columns (factors ``f0``, ``f1``, ... and the metric ``y``) so that no
-formula ever sees a name such as ``test/acc``; :mod:`experiments.compare.effects` maps the names back.
+formula ever sees a name such as ``test/acc``; :mod:`~experiments.comparison.analysis.effects` maps the names back.
 """
 
 from __future__ import annotations
@@ -16,6 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from experiments.comparison.analysis.effects_results import (
+    AnovaRow,
+    AssumptionChecks,
+    CheckOutcome,
+    SeedsNeeded,
+)
 
 #: Below this many residual degrees of freedom the residual variance rests on one or two numbers: no F-test.
 MIN_RESIDUAL_DF = 2
@@ -137,7 +144,7 @@ def fit_anova(
     return anova_type, AnovaFit(anova_type, terms, fit, table), notes
 
 
-def anova_rows(anova: AnovaFit, names: dict[str, str]) -> list[dict[str, Any]]:
+def anova_rows(anova: AnovaFit, names: dict[str, str]) -> list[AnovaRow]:
     """One row per term: df, F, p, Holm-adjusted p, partial and plain eta squared."""
     from statsmodels.stats.multitest import multipletests
 
@@ -147,29 +154,25 @@ def anova_rows(anova: AnovaFit, names: dict[str, str]) -> list[dict[str, Any]]:
     for term in anova.terms:
         ss = float(table.loc[term.formula, "sum_sq"])
         rows.append(
-            {
-                "term": ":".join(names[f] for f in term.factors),
-                "factors": [names[f] for f in term.factors],
-                "df": float(table.loc[term.formula, "df"]),
-                "df_residual": float(fit.df_resid),
-                "F": float(table.loc[term.formula, "F"]),
-                "p": float(table.loc[term.formula, "PR(>F)"]),
-                "partial_eta2": ss / (ss + ss_resid),
-                "eta2": ss / ss_total,
-            }
+            AnovaRow(
+                term=":".join(names[f] for f in term.factors),
+                factors=[names[f] for f in term.factors],
+                df=float(table.loc[term.formula, "df"]),
+                df_residual=float(fit.df_resid),
+                F=float(table.loc[term.formula, "F"]),
+                p=float(table.loc[term.formula, "PR(>F)"]),
+                partial_eta2=ss / (ss + ss_resid),
+                eta2=ss / ss_total,
+            )
         )
-    tested = [i for i, row in enumerate(rows) if math.isfinite(row["p"])]
-    adjusted = multipletests([rows[i]["p"] for i in tested], method="holm")[1] if tested else []
-    for row in rows:
-        row["p_adjusted"] = None
+    tested = [i for i, row in enumerate(rows) if math.isfinite(row.p)]
+    adjusted = multipletests([rows[i].p for i in tested], method="holm")[1] if tested else []
     for i, p in zip(tested, adjusted):
-        rows[i]["p_adjusted"] = float(p)
+        rows[i].p_adjusted = float(p)
     return rows
 
 
-def seeds_needed(
-    partial_eta2: float, levels: int, cells: int, runs: int, alpha: float
-) -> dict[str, Any] | None:
+def seeds_needed(partial_eta2: float, levels: int, cells: int, runs: int, alpha: float) -> SeedsNeeded | None:
     """Seeds per cell for 80% power at the observed effect size; ``None`` for an effect of zero."""
     from statsmodels.stats.power import FTestAnovaPower, TTestIndPower
 
@@ -193,37 +196,37 @@ def seeds_needed(
             return None
     if not math.isfinite(total):
         return None
-    return {
-        "method": method,
-        "partial_eta2": partial_eta2,
-        "cohens_f": cohens_f,
-        "alpha": alpha,
-        "target_power": POWER_TARGET,
-        "power_now": float(now),
-        "runs_needed": math.ceil(total),
-        "seeds_per_cell": max(2, math.ceil(total / cells)),
-    }
+    return SeedsNeeded(
+        method=method,
+        partial_eta2=partial_eta2,
+        cohens_f=cohens_f,
+        alpha=alpha,
+        target_power=POWER_TARGET,
+        power_now=float(now),
+        runs_needed=math.ceil(total),
+        seeds_per_cell=max(2, math.ceil(total / cells)),
+    )
 
 
-def _check(result: Any) -> dict[str, float] | None:
+def _check(result: Any) -> CheckOutcome | None:
     statistic, p = float(result.statistic), float(result.pvalue)
-    return {"statistic": statistic, "p": p} if math.isfinite(statistic) and math.isfinite(p) else None
+    return CheckOutcome(statistic, p) if math.isfinite(statistic) and math.isfinite(p) else None
 
 
-def assumption_checks(anova: AnovaFit, data: pd.DataFrame, factors: Sequence[str]) -> dict[str, Any]:
+def assumption_checks(anova: AnovaFit, data: pd.DataFrame, factors: Sequence[str]) -> AssumptionChecks:
     """Shapiro-Wilk on the residuals, Levene across cells; ``doubtful`` when either rejects at 0.05."""
     from scipy import stats
 
     residuals = np.asarray(anova.fit.resid, dtype=float)
     cells = [g["y"].to_numpy() for _, g in data.groupby(list(factors)) if len(g) >= 2]
-    checks: dict[str, Any] = {"shapiro": None, "levene": None}
+    checks = AssumptionChecks()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)  # a degenerate sample gives nan or inf: no check
         if len(residuals) >= 3 and np.ptp(residuals) > 0:
-            checks["shapiro"] = _check(stats.shapiro(residuals))
+            checks.shapiro = _check(stats.shapiro(residuals))
         if len(cells) >= 2 and any(np.ptp(c) > 0 for c in cells):
-            checks["levene"] = _check(stats.levene(*cells))
-    checks["doubtful"] = any(checks[k] is not None and checks[k]["p"] < 0.05 for k in ("shapiro", "levene"))
+            checks.levene = _check(stats.levene(*cells))
+    checks.doubtful = any(c is not None and c.p < 0.05 for c in (checks.shapiro, checks.levene))
     return checks
 
 

@@ -1,8 +1,5 @@
-"""Grouping and statistics over seeds: mean, standard deviation, t-interval, Welch's test against the best.
-
-With three seeds the interval is wide and a test has little power; the report says so instead of
-ranking groups by a difference that another seed could reverse.
-"""
+"""Grouping runs: the keys that vary, each run's value of a key, groups of seeds with their statistics, each
+group tested against the best (:mod:`~experiments.comparison.analysis.seed_stats`)."""
 
 from __future__ import annotations
 
@@ -11,7 +8,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from experiments.compare.runs import Run
+from experiments.comparison.analysis.seed_stats import (
+    Comparison,
+    SeedStats,
+    bootstrap,
+    holm,
+    seed_stats,
+    welch,
+)
+from experiments.records.run_record import RunRecord
 
 #: Override keys that identify a job but are not part of the design being compared.
 IGNORED_KEYS = ("seed", "logger", "hydra", "paths", "tags", "trainer.devices", "trainer.accelerator")
@@ -28,118 +33,11 @@ LABELS = {
 
 
 @dataclass
-class SeedStats:
-    """Group statistics of one metric over seeds: mean, sample standard deviation, two-sided t-interval."""
-
-    n: int
-    mean: float
-    std: float  # ddof=1; nan for n < 2
-    low: float  # confidence interval; nan for n < 2
-    high: float
-
-    @property
-    def half_width(self) -> float:
-        return (self.high - self.low) / 2
-
-
-def seed_stats(values: Sequence[float], confidence: float = 0.95) -> SeedStats | None:
-    """The group statistics of ``values`` (one per seed); ``None`` when none is a finite number."""
-    import numpy as np
-    from scipy import stats
-
-    values = [float(v) for v in values if v is not None and math.isfinite(v)]
-    if not values:
-        return None
-    n, mean = len(values), float(np.mean(values))
-    if n < 2:
-        return SeedStats(n, mean, math.nan, math.nan, math.nan)
-    std = float(np.std(values, ddof=1))
-    if std == 0:  # scipy's interval of a zero scale is nan; a sample without spread has a point interval
-        return SeedStats(n, mean, 0.0, mean, mean)
-    low, high = stats.t.interval(confidence, n - 1, loc=mean, scale=stats.sem(values))
-    return SeedStats(n, mean, std, float(low), float(high))
-
-
-@dataclass
-class Comparison:
-    """A group against the best group on the primary metric."""
-
-    diff: float  # group mean - best mean
-    low: float  # confidence interval of the difference (Welch); nan where it cannot be computed
-    high: float
-    p: float  # two-sided p-value; nan where it cannot be computed
-    p_adjusted: float  # Holm-adjusted over all comparisons with the best
-    test: str
-    distinguishable: bool | None  # None: too few runs to test
-
-
-def welch(
-    a: Sequence[float], b: Sequence[float], confidence: float = 0.95
-) -> tuple[float, float, float, float]:
-    """Welch's t-test of ``mean(a) - mean(b)`` (scipy): (difference, CI low, CI high, two-sided p)."""
-    import numpy as np
-    from scipy import stats
-
-    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = float(a_arr.mean() - b_arr.mean())
-    if len(a_arr) < 2 or len(b_arr) < 2:
-        return diff, math.nan, math.nan, math.nan
-    if a_arr.var() == 0 and b_arr.var() == 0:
-        # scipy gives nan without spread; identical means cannot be told apart, different ones trivially can
-        return diff, diff, diff, (1.0 if diff == 0 else 0.0)
-    result = stats.ttest_ind(a_arr, b_arr, equal_var=False)
-    interval = result.confidence_interval(confidence)
-    return diff, float(interval.low), float(interval.high), float(result.pvalue)
-
-
-def bootstrap(
-    a: Sequence[float], b: Sequence[float], confidence: float = 0.95, resamples: int = 10_000, seed: int = 0
-) -> tuple[float, float, float, float]:
-    """Percentile bootstrap of ``mean(a) - mean(b)`` (``scipy.stats.bootstrap``, each sample resampled on
-    its own) and a two-sided p-value from the resampled signs (scipy gives no p-value for a bootstrap)."""
-    import numpy as np
-    from scipy import stats
-
-    a_arr, b_arr = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
-    diff = float(a_arr.mean() - b_arr.mean())
-    if len(a_arr) < 2 or len(b_arr) < 2:
-        return diff, math.nan, math.nan, math.nan
-
-    def mean_diff(x: Any, y: Any, axis: int = -1) -> Any:
-        return np.mean(x, axis=axis) - np.mean(y, axis=axis)
-
-    result = stats.bootstrap(
-        (a_arr, b_arr),
-        mean_diff,
-        n_resamples=resamples,
-        confidence_level=confidence,
-        method="percentile",
-        rng=np.random.default_rng(seed),
-    )
-    diffs = result.bootstrap_distribution
-    p = 1.0 if diff == 0 else float(min(1.0, 2 * min((diffs <= 0).mean(), (diffs >= 0).mean())))
-    return diff, float(result.confidence_interval.low), float(result.confidence_interval.high), p
-
-
-def holm(pvalues: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni adjusted p-values (statsmodels' ``multipletests``; nan stays nan)."""
-    from statsmodels.stats.multitest import multipletests
-
-    tested = [i for i, p in enumerate(pvalues) if not math.isnan(p)]
-    adjusted = [math.nan] * len(pvalues)
-    if tested:
-        corrected = multipletests([pvalues[i] for i in tested], method="holm")[1]
-        for i, p in zip(tested, corrected):
-            adjusted[i] = float(p)
-    return adjusted
-
-
-@dataclass
 class Group:
     """Runs that share every varying setting except the seed."""
 
     key: tuple[tuple[str, str], ...]
-    runs: list[Run]
+    runs: list[RunRecord]
     stats: dict[str, SeedStats | None] = field(default_factory=dict)
     comparison: Comparison | None = None
     is_best: bool = False
@@ -149,7 +47,7 @@ class Group:
         return ",".join(f"{k}={v}" for k, v in self.key) or "all runs"
 
     @property
-    def ok_runs(self) -> list[Run]:
+    def ok_runs(self) -> list[RunRecord]:
         return [r for r in self.runs if r.ok]
 
     def values(self, metric: str) -> list[float]:
@@ -162,7 +60,7 @@ class Group:
         found = {getattr(r, name) for r in self.ok_runs if getattr(r, name) is not None}
         return found.pop() if len(found) == 1 else None
 
-    def best_run(self, metric: str) -> Run | None:
+    def best_run(self, metric: str) -> RunRecord | None:
         scored = [r for r in self.ok_runs if r.metric(metric) is not None]
         return max(scored, key=lambda r: r.metric(metric)) if scored else None
 
@@ -171,11 +69,11 @@ def _ignored(key: str, ignore: Sequence[str]) -> bool:
     return any(key == i or key.startswith(i + ".") for i in ignore)
 
 
-def varying_keys(runs: Sequence[Run], ignore: Sequence[str] = IGNORED_KEYS) -> list[str]:
+def varying_keys(runs: Sequence[RunRecord], ignore: Sequence[str] = IGNORED_KEYS) -> list[str]:
     """Override keys whose value differs between runs (a key some runs lack counts as different)."""
     order: list[str] = []
     for run in runs:
-        order += [k for k in run.overrides if k not in order]
+        order += [k for k in run.override_values if k not in order]
     keys = []
     for key in order:
         if _ignored(key, ignore):
@@ -185,10 +83,11 @@ def varying_keys(runs: Sequence[Run], ignore: Sequence[str] = IGNORED_KEYS) -> l
     return keys
 
 
-def value_of(run: Run, key: str) -> str:
+def value_of(run: RunRecord, key: str) -> str:
     """The run's value of an override key; a run without that override shows its configured value."""
-    if key in run.overrides:
-        return run.overrides[key]
+    overrides = run.override_values
+    if key in overrides:
+        return overrides[key]
     if key in run.choices:  # a config group left at its default: the option Hydra chose
         return run.choices[key]
     configured = run.config_value(key)
@@ -201,7 +100,7 @@ def value_of(run: Run, key: str) -> str:
 
 
 def group_runs(
-    runs: Sequence[Run],
+    runs: Sequence[RunRecord],
     group_by: Sequence[str] | None = None,
     ignore: Sequence[str] = IGNORED_KEYS,
     metric: str = "test/acc",

@@ -1,4 +1,5 @@
-"""Runs from W&B's local logs (``run-*.wandb``); the links, history and run mapping both W&B readers share."""
+"""RunRecords from W&B's local logs (``run-*.wandb``); the links, history and record mapping both W&B
+readers share (an adapter: W&B keeps a run's config, summary and history, not its ``results.json``)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.runs import Run, finite, integer, number, parse_overrides
 from experiments.config.lookup import select
+from experiments.records.run_record import RunRecord, finite, number, parse_overrides
 from experiments.records.wandb_offline import read_offline_run, records
 
 
-def read_wandb_file(path: Path) -> Run:
-    """A run from its ``.wandb`` transaction log: run record, config, history, summary and exit."""
+def read_wandb_file(path: Path) -> RunRecord:
+    """The record of a run from its ``.wandb`` transaction log: run record, config, history, summary and exit."""
     logged = read_offline_run(path)
     info: dict[str, Any] = {
         "run_id": logged.run_id,
@@ -29,7 +30,7 @@ def read_wandb_file(path: Path) -> Run:
     info["mode"] = "offline" if offline else "online"
     info["url"] = None if offline else wandb_url(info)
     config.pop("_wandb", None)
-    return wandb_run(
+    return wandb_record(
         path=str(run_dir),
         source="wandb-offline" if offline else "wandb-local",
         name=info.get("name") or run_dir.name,
@@ -57,7 +58,7 @@ def epoch_history(rows: list[dict[str, Any]]) -> list[dict[str, float]]:
     """Lightning logs train and val metrics in separate W&B steps; merge them per ``epoch``."""
     merged: dict[int, dict[str, float]] = {}
     for row in rows:
-        epoch = integer(row.get("epoch"))
+        epoch = _integer(row.get("epoch"))
         if epoch is None:
             continue
         keys = [k for k in ("train/loss", "train/acc", "val/loss", "val/acc") if finite(row.get(k))]
@@ -122,7 +123,7 @@ def local_wandb_info(run_dir: Path) -> dict[str, Any] | None:
     return None
 
 
-def wandb_run(
+def wandb_record(
     *,
     path: str,
     source: str,
@@ -134,30 +135,42 @@ def wandb_run(
     history: list[dict[str, float]],
     tags: Iterable[str] | None,
     info: dict[str, Any],
-) -> Run:
-    """A :class:`Run` from what W&B keeps of it (a local log or the API): config, summary, history."""
+) -> RunRecord:
+    """A :class:`RunRecord` from what W&B keeps of a run (a local log or the API): config, summary, history.
+
+    The overrides come from the run's name (``pooling=min,seed=1``), its ``key=value`` tags and a ``swept``
+    config dict; ``source`` and ``path`` say where it was read, ``config`` is the run's W&B config."""
     overrides = _identity(info.get("name") or name, tags, config)
-    return Run(
-        path=path,
-        source=source,
-        name=name,
+    params = _integer(
+        summary.get("model/params") or select(config, "params.total") or summary.get("params/total")
+    )
+    return RunRecord(
         status=status,
         error=error,
-        overrides=overrides,
+        name=name,
+        overrides=[f"{k}={v}" for k, v in overrides.items()],
+        group=info.get("group"),
         choices={str(k): str(v) for k, v in (config.get("choices") or {}).items()},
-        seed=integer(overrides.get("seed", config.get("seed"))),
-        metrics={k: float(v) for k, v in summary.items() if not k.startswith("_") and finite(v)},
-        history=history,
-        params=integer(
-            summary.get("model/params") or select(config, "params.total") or summary.get("params/total")
-        ),
-        flops=integer(summary.get("model/flops") or summary.get("flops")),
-        wall_time_s=number(summary.get("_runtime")),
-        best_epoch=_best_epoch(history),
-        epochs=len(history) or None,
-        config=config,
         model=select(config, "model.name"),
         data=select(config, "data.name"),
-        sweep=info.get("group"),
+        seed=_integer(overrides.get("seed", config.get("seed"))),
         wandb=info,
+        params=None if params is None else {"total": params},
+        flops=_integer(summary.get("model/flops") or summary.get("flops")),
+        metrics={k: float(v) for k, v in summary.items() if not k.startswith("_") and finite(v)},
+        best_epoch=_best_epoch(history),
+        epochs=len(history) or None,
+        history=history,
+        wall_time_s=number(summary.get("_runtime")),
+        path=path,
+        source=source,
+        config=config,
     )
+
+
+def _integer(value: Any) -> int | None:
+    """An int from a number or a numeric string; ``None`` for missing or unparsable values."""
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None

@@ -1,7 +1,8 @@
 """Plots of the "Effects" section: main effects (one panel per factor) and significant interactions.
 
-Drawn with matplotlib's Agg canvas (no display, no pyplot state) from the JSON-able result of
-:func:`experiments.compare.effects.factorial_effects`; values in accuracy points (percent).
+Drawn with matplotlib's Agg canvas (no display, no pyplot state) from the
+:class:`~experiments.comparison.analysis.effects_results.Effects` of the analysis; values in accuracy points
+(percent).
 """
 
 from __future__ import annotations
@@ -9,61 +10,59 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
+from experiments.comparison.analysis.effects_results import CellMean, Effects, LevelEffect
 from experiments.records.figures import new_figure, save
 
 
-def _error_bars(points: Sequence[dict[str, Any]]) -> list[list[float]]:
+def _error_bars(points: Sequence[LevelEffect | CellMean]) -> list[list[float]]:
     """Asymmetric bar lengths of the 95% intervals, clipped to [0, 100] points; none where unknown."""
     below, above = [], []
     for p in points:
-        low = p["mean"] if p["ci_low"] is None else max(p["ci_low"], 0.0)
-        high = p["mean"] if p["ci_high"] is None else min(p["ci_high"], 100.0)
-        below.append(max(p["mean"] - low, 0.0))
-        above.append(max(high - p["mean"], 0.0))
+        low = p.mean if p.ci_low is None else max(p.ci_low, 0.0)
+        high = p.mean if p.ci_high is None else min(p.ci_high, 100.0)
+        below.append(max(p.mean - low, 0.0))
+        above.append(max(high - p.mean, 0.0))
     return [below, above]
 
 
-def main_effects_plot(result: dict[str, Any], path: Path) -> Path:
+def main_effects_plot(result: Effects, path: Path) -> Path:
     """One panel per factor: each level's mean with its 95% interval, the reference level marked."""
-    factors = result["factors"]
+    factors = result.factors
     figure = new_figure(max(3.2 * len(factors), 4.8), 3.8)
     axes = figure.subplots(1, len(factors), sharey=True, squeeze=False)[0]
     for ax, factor in zip(axes, factors):
-        effects = result["effects"][factor]
-        levels = effects["levels"]
+        effects = result.effects[factor]
+        levels = effects.levels
         xs = list(range(len(levels)))
-        ax.errorbar(xs, [lv["mean"] for lv in levels], yerr=_error_bars(levels), fmt="o-", capsize=4, ms=6)
-        ax.set_xticks(xs, [f"{lv['level']}\n(n={lv['n']})" for lv in levels], fontsize=8)
-        ax.set_title(f"{factor} (ref. {effects['reference']})", fontsize=9)
+        ax.errorbar(xs, [lv.mean for lv in levels], yerr=_error_bars(levels), fmt="o-", capsize=4, ms=6)
+        ax.set_xticks(xs, [f"{lv.level}\n(n={lv.n})" for lv in levels], fontsize=8)
+        ax.set_title(f"{factor} (ref. {effects.reference})", fontsize=9)
         ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel(f"{result['metric_label']} (%)")
-    figure.suptitle(f"Main effects on {result['metric_label']}: level means with 95% CI", fontsize=10)
+    axes[0].set_ylabel(f"{result.metric_label} (%)")
+    figure.suptitle(f"Main effects on {result.metric_label}: level means with 95% CI", fontsize=10)
     return save(figure, path)
 
 
-def interaction_plot(result: dict[str, Any], term: str, path: Path) -> Path:
+def interaction_plot(result: Effects, term: str, path: Path) -> Path:
     """Levels of one factor on the x axis, one line per level of the other, with 95% intervals."""
     from matplotlib import colormaps
 
-    info = result["interactions"][term]
-    factor, by = info["factor"], info["by"]
-    levels = [lv["level"] for lv in result["effects"][factor]["levels"]]
-    by_levels = list(dict.fromkeys(c["by_level"] for c in info["cells"]))
+    info = result.interactions[term]
+    factor, by = info.factor, info.by
+    levels = result.levels(factor)
+    by_levels = list(dict.fromkeys(c.by_level for c in info.cells))
     figure = new_figure(max(4.8, 1.4 * len(levels) + 2.4), 4.0)
     ax = figure.subplots()
     cmap = colormaps["tab10"]
     for i, by_level in enumerate(by_levels):
-        cells = sorted(
-            (c for c in info["cells"] if c["by_level"] == by_level), key=lambda c: levels.index(c["level"])
-        )
+        cells = sorted((c for c in info.cells if c.by_level == by_level), key=lambda c: levels.index(c.level))
         offset = 0.06 * (i - (len(by_levels) - 1) / 2)  # so that overlapping intervals stay readable
-        xs = [levels.index(c["level"]) + offset for c in cells]
+        xs = [levels.index(c.level) + offset for c in cells]
         ax.errorbar(
             xs,
-            [c["mean"] for c in cells],
+            [c.mean for c in cells],
             yerr=_error_bars(cells),
             fmt="o-",
             capsize=4,
@@ -73,8 +72,8 @@ def interaction_plot(result: dict[str, Any], term: str, path: Path) -> Path:
         )
     ax.set_xticks(range(len(levels)), levels)
     ax.set_xlabel(factor)
-    ax.set_ylabel(f"{result['metric_label']} (%)")
-    ax.set_title(f"{result['metric_label']}: {factor} by {by} (cell means with 95% CI)", fontsize=10)
+    ax.set_ylabel(f"{result.metric_label} (%)")
+    ax.set_title(f"{result.metric_label}: {factor} by {by} (cell means with 95% CI)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return save(figure, path)
@@ -88,18 +87,18 @@ def _plot_name(term: str) -> str:
     return "effects_" + "_x_".join(_file_part(part) for part in term.split(":"))
 
 
-def effects_plots(result: dict[str, Any], out: Path) -> dict[str, Path]:
+def effects_plots(result: Effects, out: Path) -> dict[str, Path]:
     """The main-effects plot and one interaction plot per significant interaction, by name."""
     plots = {"effects_main": main_effects_plot(result, out / "effects_main.png")}
-    for term in result["interactions"]:
+    for term in result.interactions:
         plots[_plot_name(term)] = interaction_plot(result, term, out / f"{_plot_name(term)}.png")
     return plots
 
 
-def plot_titles(result: dict[str, Any]) -> dict[str, str]:
+def plot_titles(result: Effects) -> dict[str, str]:
     """Captions of the plots :func:`effects_plots` makes, by the same names."""
-    label = result["metric_label"]
+    label = result.metric_label
     titles = {"effects_main": f"Main effects on {label}: level means with 95% confidence intervals"}
-    for term, info in result["interactions"].items():
-        titles[_plot_name(term)] = f"Interaction {info['factor']} by {info['by']}: {label} per cell, 95% CI"
+    for term, info in result.interactions.items():
+        titles[_plot_name(term)] = f"Interaction {info.factor} by {info.by}: {label} per cell, 95% CI"
     return titles

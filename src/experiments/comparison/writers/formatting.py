@@ -5,7 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from experiments.compare.stats import Group, SeedStats
+from experiments.comparison.analysis.grouping import Group
+from experiments.comparison.analysis.seed_stats import SeedStats
 
 MARK_TIED, MARK_WORSE, MARK_UNTESTED, MARK_BEST = "≈", "▼", "?", "★"
 

@@ -7,10 +7,10 @@ import os
 import sys
 from typing import Any
 
-from experiments.compare.formatting import MARK_WORSE, fmt_ci, fmt_float, fmt_int, fmt_pct, mark
-from experiments.compare.report import Report
-from experiments.compare.stats import LABELS, METRICS
-from experiments.compare.tables import legend
+from experiments.comparison.analysis.grouping import LABELS, METRICS
+from experiments.comparison.report_model import Report
+from experiments.comparison.writers.formatting import MARK_WORSE, fmt_ci, fmt_float, fmt_int, fmt_pct, mark
+from experiments.comparison.writers.tables import legend
 
 #: Terminal columns (by id) in the order they are left out when the table is wider than the terminal.
 DROP_ORDER = ("wall", "img/s", "params", "test/f1_macro", "val/acc_best", "test/acc", "p", "std")
@@ -44,7 +44,7 @@ def group_columns(report: Report) -> list[Column]:
                 )
             )
     columns += [
-        ("params", "params", [fmt_int(g.first("params")) for g in groups]),
+        ("params", "params", [fmt_int(g.first("params_total")) for g in groups]),
         ("img/s", "img/s", [fmt_float(g.attribute("images_per_s"), 0) for g in groups]),
         ("wall", "wall s", [fmt_float(g.attribute("wall_time_s"), 1) for g in groups]),
     ]
@@ -70,8 +70,8 @@ def _p(g: Any) -> str:
 
 
 def trial_columns(report: Report) -> list[Column]:
-    """A search's trials table (compare.search) for the terminal, column by column."""
-    from experiments.compare.search import trial_rows
+    """A search's trials table (writers.trial_table) for the terminal, column by column."""
+    from experiments.comparison.writers.trial_table import trial_rows
 
     header, rows = trial_rows(report)
     return [(h, _fold(h), [row[i] for row in rows]) for i, h in enumerate(header)]
@@ -138,7 +138,7 @@ def print_table(report: Report, console: Any = None) -> None:
     console = console or Console(width=160 if piped else None)
     console.print(fitted_table(report, console))
     if report.search:
-        from experiments.compare.search import search_legend
+        from experiments.comparison.writers.trial_table import search_legend
 
         console.print(escape(search_legend(report.search)), style="dim")
     else:

@@ -4,23 +4,51 @@ A study needs "enough epochs for the ranking to settle". :func:`ranking_by_epoch
 their mean ``val/acc`` at each epoch (from each run's history) and measures the agreement with the
 last epoch's ranking with Kendall's tau-b (``scipy.stats.kendalltau``, ties allowed); it also orders
 each factor's levels by their mean at that epoch. A factor's order has settled at the first epoch from
-which it stays the same to the end. The result is JSON-able.
+which it stays the same to the end. The result is a :class:`Settling`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import asdict, dataclass
 from statistics import fmean
 from typing import Any
 
-from experiments.compare.runs import Run, finite
-from experiments.compare.stats import Group, value_of
+from experiments.comparison.analysis.grouping import Group, value_of
+from experiments.records.run_record import RunRecord, finite
 
 METRIC = "val/acc"
 
 
-def _at_epoch(run: Run, epoch: int, metric: str) -> float | None:
+@dataclass
+class EpochRanking:
+    """The groups and each factor's levels ranked at one epoch."""
+
+    epoch: int
+    kendall_tau: float | None  # the groups' ranking against the last epoch's
+    p: float | None
+    best: str  # the best group's label
+    orders: dict[str, list[str]]  # each factor's levels, best first
+
+
+@dataclass
+class Settling:
+    """Rankings epoch by epoch, and the epoch from which each stays the final one."""
+
+    metric: str
+    epochs: list[int]
+    groups: int
+    rows: list[EpochRanking]
+    factors_settled_at: dict[str, int]
+    best_settled_at: int
+
+    def to_json(self) -> dict[str, Any]:
+        """The ``ranking_by_epoch`` of ``summary.json``."""
+        return asdict(self)
+
+
+def _at_epoch(run: RunRecord, epoch: int, metric: str) -> float | None:
     for row in run.history:
         if row.get("epoch") == epoch and finite(row.get(metric)):
             return float(row[metric])
@@ -45,9 +73,7 @@ def _settled(orders: Sequence[Any]) -> int:
     return index
 
 
-def ranking_by_epoch(
-    groups: Sequence[Group], keys: Sequence[str], metric: str = METRIC
-) -> dict[str, Any] | None:
+def ranking_by_epoch(groups: Sequence[Group], keys: Sequence[str], metric: str = METRIC) -> Settling | None:
     """Group and level rankings at each epoch every group reached; ``None`` for < 2 groups or epochs."""
     from scipy import stats
 
@@ -68,7 +94,7 @@ def ranking_by_epoch(
         return None
     final = [means[last][g.label] for g in groups]
     # Each factor's levels and the runs at each level, worked out once for all epochs.
-    members = {k: {} for k in keys}
+    members: dict[str, dict[str, list[RunRecord]]] = {k: {} for k in keys}
     for run in runs:
         for key in keys:
             members[key].setdefault(value_of(run, key), []).append(run)
@@ -85,60 +111,44 @@ def ranking_by_epoch(
             }
             orders[factor] = _order(level_means)
         rows.append(
-            {
-                "epoch": epoch,
-                "kendall_tau": None if math.isnan(tau) else float(tau),
-                "p": None if math.isnan(p) else float(p),
-                "best": _order(means[epoch])[0],
-                "orders": orders,
-            }
+            EpochRanking(
+                epoch=epoch,
+                kendall_tau=None if math.isnan(tau) else float(tau),
+                p=None if math.isnan(p) else float(p),
+                best=_order(means[epoch])[0],
+                orders=orders,
+            )
         )
-    settled = {f: epochs[_settled([row["orders"][f] for row in rows])] for f in factors}
-    return {
-        "metric": metric,
-        "epochs": epochs,
-        "groups": len(groups),
-        "rows": rows,
-        "factors_settled_at": settled,
-        "best_settled_at": epochs[_settled([row["best"] for row in rows])],
-    }
+    settled = {f: epochs[_settled([row.orders[f] for row in rows])] for f in factors}
+    return Settling(
+        metric=metric,
+        epochs=epochs,
+        groups=len(groups),
+        rows=rows,
+        factors_settled_at=settled,
+        best_settled_at=epochs[_settled([row.best for row in rows])],
+    )
 
 
-def settling_sentence(result: dict[str, Any]) -> str:
+def settling_sentence(result: Settling) -> str:
     """One plain sentence for the findings."""
-    last = result["epochs"][-1]
-    before = result["rows"][-2]
+    last = result.epochs[-1]
+    before = result.rows[-2]
     parts = [
-        f"{factor}'s order by {result['metric']} is the final one from epoch {epoch}"
-        for factor, epoch in result["factors_settled_at"].items()
+        f"{factor}'s order by {result.metric} is the final one from epoch {epoch}"
+        for factor, epoch in result.factors_settled_at.items()
     ]
-    tau = before["kendall_tau"]
+    tau = before.kendall_tau
     text = (
-        f"Ranking by epoch: the {result['groups']} groups ranked at epoch {before['epoch']} agree with "
+        f"Ranking by epoch: the {result.groups} groups ranked at epoch {before.epoch} agree with "
         f"epoch {last} with Kendall's tau {tau:.2f}"
         if tau is not None
         else "Ranking by epoch:"
     )
     if parts:
         text += "; " + "; ".join(parts)
-    best = result["best_settled_at"]
+    best = result.best_settled_at
     text += f"; the best group is the final one from epoch {best}"
-    if max([best, *result["factors_settled_at"].values()]) == last:
+    if max([best, *result.factors_settled_at.values()]) == last:
         text += " (it changed at the last epoch: more epochs may change the ranking)"
     return text + "."
-
-
-def settling_table(result: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
-    """Header and rows: epoch, tau against the last epoch, the best group, each factor's level order."""
-    factors = list(result["factors_settled_at"])
-    header = ["epoch", "Kendall tau vs last", "best group", *(f"{f} (best first)" for f in factors)]
-    rows = [
-        [
-            str(row["epoch"]),
-            "" if row["kendall_tau"] is None else f"{row['kendall_tau']:.2f}",
-            row["best"],
-            *(" > ".join(row["orders"][f]) for f in factors),
-        ]
-        for row in result["rows"]
-    ]
-    return header, rows

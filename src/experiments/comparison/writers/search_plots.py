@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.plots import (
+from experiments.comparison.analysis.grouping import Group, value_of
+from experiments.comparison.analysis.search import Search, trial_id
+from experiments.comparison.writers.group_plots import (
     PLOT_FILES,
     axis_label,
     best_confusion,
@@ -16,9 +18,7 @@ from experiments.compare.plots import (
     scale,
     subject,
 )
-from experiments.compare.runs import number
-from experiments.compare.search import Search, trial_id
-from experiments.compare.stats import Group, value_of
+from experiments.records.run_record import number
 
 
 def history(search: Search, path: Path, title: str) -> Path | None:

@@ -1,14 +1,15 @@
-"""Find runs under paths: walk sweep dirs to their run dirs, else read W&B logs, else ask the W&B API."""
+"""Find runs under paths: walk sweep dirs to their run dirs, else read W&B logs, else ask the W&B API;
+every source yields :class:`~experiments.records.run_record.RunRecord`s."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from experiments.compare.run_dirs import RESULTS_FILE, read_run_dir
-from experiments.compare.runs import Run
-from experiments.compare.wandb_api import read_wandb_project
-from experiments.compare.wandb_logs import read_wandb_file, wandb_files
+from experiments.comparison.sources.run_dirs import is_run_dir, read_run_dir
+from experiments.comparison.sources.wandb_api import read_wandb_project
+from experiments.comparison.sources.wandb_logs import read_wandb_file, wandb_files
+from experiments.records.run_record import RunRecord
 
 #: Dirs that never hold runs of their own: skipped while walking a sweep.
 SKIP_DIRS = {
@@ -23,13 +24,9 @@ SKIP_DIRS = {
 }
 
 
-def _is_run_dir(path: Path) -> bool:
-    return (path / RESULTS_FILE).is_file() or (path / ".hydra").is_dir()
-
-
 def _walk(root: Path) -> Iterator[Path]:
     """Run dirs under ``root``, in job order (``2`` before ``10``); a run dir is not searched further."""
-    if _is_run_dir(root):
+    if is_run_dir(root):
         yield root
         return
     try:
@@ -42,13 +39,13 @@ def _walk(root: Path) -> Iterator[Path]:
         yield from _walk(child)
 
 
-def collect(paths: Iterable[str | Path]) -> list[Run]:
+def collect(paths: Iterable[str | Path]) -> list[RunRecord]:
     """Every run found under ``paths``; sweep and run dirs first, bare W&B runs where there is no run dir.
 
     A path that does not exist on disk and looks like ``entity/project[/group]`` (or starts with
     ``wandb:``) is read through ``wandb.Api`` where credentials exist.
     """
-    runs: list[Run] = []
+    runs: list[RunRecord] = []
     seen: set[str] = set()
     for spec in paths:
         path = Path(spec)

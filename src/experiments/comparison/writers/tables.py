@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from experiments.compare.formatting import (
+from experiments.comparison.analysis.grouping import LABELS, METRICS, value_of
+from experiments.comparison.analysis.settling import Settling
+from experiments.comparison.report_model import Report
+from experiments.comparison.writers.formatting import (
     MARK_BEST,
     MARK_TIED,
     MARK_UNTESTED,
@@ -18,8 +21,6 @@ from experiments.compare.formatting import (
     fmt_stats,
     mark,
 )
-from experiments.compare.report import Report
-from experiments.compare.stats import LABELS, METRICS, value_of
 
 RUN_METRICS = (
     "test/acc",
@@ -59,7 +60,7 @@ def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
                 mark(g),
                 *(fmt_stats(g.stats.get(k), ci=False) for k in METRICS if k != m),
                 best_epochs(g),
-                fmt_int(g.first("params")),
+                fmt_int(g.first("params_total")),
                 fmt_big(g.first("flops")),
                 fmt_float(g.attribute("images_per_s"), 0),
                 fmt_float(g.attribute("wall_time_s"), 1),
@@ -114,7 +115,7 @@ def plot_titles(report: Report) -> dict[str, str]:
     unit = " (%)" if report.metric.split("/")[-1].startswith(("acc", "f1")) else ""
     titles = {k: v.replace("Test accuracy (%)", label.capitalize() + unit) for k, v in PLOT_TITLES.items()}
     titles["final"] = f"Final {label}{unit} with 95% confidence intervals"
-    from experiments.compare.plots import confusion_choice
+    from experiments.comparison.writers.group_plots import confusion_choice
 
     choice = confusion_choice(report.groups)
     if choice:
@@ -127,7 +128,7 @@ def plot_titles(report: Report) -> dict[str, str]:
         titles["curves"] = f"Validation accuracy (%) and loss per epoch (one run per {one})"
     if not report.effects:
         return titles
-    from experiments.compare.effects_plots import plot_titles as effects_titles
+    from experiments.comparison.writers.effects_plots import plot_titles as effects_titles
 
     return {**titles, **effects_titles(report.effects)}
 
@@ -145,7 +146,7 @@ def context_lines(report: Report) -> list[str]:
     constants = report.constants()
     if constants:
         lines.append("- Shared settings: " + ", ".join(f"`{k}={v}`" for k, v in constants.items()))
-    sweeps = sorted({r.sweep for r in report.runs if r.sweep})
+    sweeps = sorted({r.group for r in report.runs if r.group})
     if sweeps:
         lines.append("- Sweep: " + ", ".join(f"`{s}`" for s in sweeps))
     for url in report.wandb_groups():
@@ -178,7 +179,23 @@ def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
         row: list[Any] = [run.name, group_of.get(id(run), ""), run.status, run.error or "", run.seed]
         row += [value_of(run, k) for k in report.keys]
         row += [run.metric(m) for m in RUN_METRICS]
-        row += [run.best_epoch, run.epochs, run.params, run.flops, run.images_per_s, run.wall_time_s]
+        row += [run.best_epoch, run.epochs, run.params_total, run.flops, run.images_per_s, run.wall_time_s]
         row += [run.source, run.path, (run.wandb or {}).get("url") or ""]
         rows.append(row)
+    return header, rows
+
+
+def settling_table(result: Settling) -> tuple[list[str], list[list[str]]]:
+    """Ranking by epoch: epoch, tau against the last epoch, the best group, each factor's level order."""
+    factors = list(result.factors_settled_at)
+    header = ["epoch", "Kendall tau vs last", "best group", *(f"{f} (best first)" for f in factors)]
+    rows = [
+        [
+            str(row.epoch),
+            "" if row.kendall_tau is None else f"{row.kendall_tau:.2f}",
+            row.best,
+            *(" > ".join(row.orders[f]) for f in factors),
+        ]
+        for row in result.rows
+    ]
     return header, rows

@@ -14,9 +14,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from experiments.compare.formatting import fmt_int, fmt_pct
-from experiments.compare.runs import Run, number
-from experiments.compare.stats import IGNORED_KEYS, LABELS, METRICS, Group, seed_stats, value_of, varying_keys
+from experiments.comparison.analysis.grouping import (
+    IGNORED_KEYS,
+    LABELS,
+    METRICS,
+    Group,
+    value_of,
+    varying_keys,
+)
+from experiments.comparison.analysis.seed_stats import seed_stats
+from experiments.records.run_record import RunRecord, number
 
 #: The file the Optuna sweeper writes into the sweep dir when the study ends.
 STUDY_FILE = "optimization_results.yaml"
@@ -29,32 +36,33 @@ class Search:
     objective: str  # the metric the trials were ranked by: the job's optimized_metric at its best epoch
     direction: str  # maximize or minimize
     keys: list[str]  # the searched settings
-    trials: list[Run]  # in trial order
-    study: dict[str, Any] = field(default_factory=dict)  # optimization_results.yaml, where written
+    trials: list[RunRecord]  # in trial order
+    # optimization_results.yaml as the sweeper wrote it (copied into summary.json as it is), where written
+    study: dict[str, Any] = field(default_factory=dict)
 
-    def score(self, run: Run) -> float | None:
+    def score(self, run: RunRecord) -> float | None:
         return run.metric(self.objective) if run.ok else None
 
     @property
-    def ranked(self) -> list[Run]:
+    def ranked(self) -> list[RunRecord]:
         """Finished trials best first by the objective, then the others in trial order."""
         scored = [r for r in self.trials if self.score(r) is not None]
         scored.sort(key=lambda r: self.score(r) or 0.0, reverse=self.direction != "minimize")
         return scored + [r for r in self.trials if self.score(r) is None]
 
     @property
-    def best(self) -> Run | None:
+    def best(self) -> RunRecord | None:
         ranked = self.ranked
         return ranked[0] if ranked and self.score(ranked[0]) is not None else None
 
 
-def trial_id(run: Run) -> str:
+def trial_id(run: RunRecord) -> str:
     """A trial's number: its job dir's name in the sweep (``3``), else its name."""
     name = Path(run.path).name
     return name if name.isdigit() else run.name
 
 
-def _continuous(runs: Sequence[Run], key: str) -> bool:
+def _continuous(runs: Sequence[RunRecord], key: str) -> bool:
     """Numbers, not all whole, a different one in every run: a sampled value, not a grid's level."""
     values = [value_of(r, key) for r in runs]
     floats = [number(v) for v in values]
@@ -73,11 +81,11 @@ def _yaml(path: Path) -> dict[str, Any]:
     return content if isinstance(content, dict) else {}
 
 
-def find_search(runs: Sequence[Run], ignore: Sequence[str] = IGNORED_KEYS) -> Search | None:
+def find_search(runs: Sequence[RunRecord], ignore: Sequence[str] = IGNORED_KEYS) -> Search | None:
     """The runs as a search, where they are one: ``hparams_search=...`` (Optuna), a study file beside
     the trials, or a setting that takes a different non-integer value in every run; else ``None``."""
     flagged = any(
-        str(r.overrides.get("hparams_search") or r.choices.get("hparams_search") or "none")
+        str(r.override_values.get("hparams_search") or r.choices.get("hparams_search") or "none")
         not in ("none", "null")
         for r in runs
     )
@@ -97,7 +105,7 @@ def find_search(runs: Sequence[Run], ignore: Sequence[str] = IGNORED_KEYS) -> Se
     return Search(objective, direction, keys, list(runs), study)
 
 
-def _direction(run: Run) -> str | None:
+def _direction(run: RunRecord) -> str | None:
     sweeper = (_yaml(Path(run.path) / ".hydra" / "hydra.yaml").get("hydra") or {}).get("sweeper") or {}
     direction = sweeper.get("direction") if isinstance(sweeper, dict) else None
     return direction if direction in ("maximize", "minimize") else None
@@ -122,41 +130,6 @@ def fmt_value(value: str) -> str:
     if f is None or ("." not in value and "e" not in value.lower()):
         return value
     return f"{f:.4g}"
-
-
-def trial_rows(report: Any) -> tuple[list[str], list[list[str]]]:
-    """The trials table, best first: the searched values, the objective, the test metrics and costs."""
-    search: Search = report.search
-    m = report.metric
-    header = ["trial", "", *search.keys, f"{LABELS.get(search.objective, search.objective)} % (objective)"]
-    header += [f"{LABELS.get(k, k)} %" for k in dict.fromkeys((m, "test/f1_macro")) if k != search.objective]
-    header += ["best epoch", "epochs", "params", "wall s", "status"]
-    best = search.best
-    rows = []
-    for run in search.ranked:
-        row = [trial_id(run), "★" if run is best else "", *(fmt_value(value_of(run, k)) for k in search.keys)]
-        row.append(fmt_pct(search.score(run)))
-        row += [fmt_pct(run.metric(k)) for k in dict.fromkeys((m, "test/f1_macro")) if k != search.objective]
-        row += [
-            "-" if run.best_epoch is None else str(run.best_epoch),
-            "-" if run.epochs is None else str(run.epochs),
-        ]
-        row += [
-            fmt_int(run.params),
-            "-" if run.wall_time_s is None else f"{run.wall_time_s:,.1f}",
-            run.status,
-        ]
-        rows.append(row)
-    return header, rows
-
-
-def search_legend(search: Search) -> str:
-    label = LABELS.get(search.objective, search.objective)
-    return (
-        f"★ the best trial by {label} (the study's objective, {search.direction}d on validation data; the test "
-        "set chose nothing). One row per trial, best first; each trial is one run with one seed, so no "
-        "difference between trials is tested. Epochs are 1-based."
-    )
 
 
 def search_insights(search: Search, metric: str, classes: int | None) -> list[str]:

@@ -7,10 +7,10 @@ import json
 import math
 from pathlib import Path
 
-from experiments.compare.formatting import mark
-from experiments.compare.report import Report
-from experiments.compare.stats import SeedStats
-from experiments.compare.tables import runs_table
+from experiments.comparison.analysis.seed_stats import SeedStats
+from experiments.comparison.report_model import Report
+from experiments.comparison.writers.formatting import mark
+from experiments.comparison.writers.tables import runs_table
 
 
 def write_csv(report: Report, path: Path) -> Path:
@@ -48,7 +48,7 @@ def write_json(report: Report, path: Path) -> Path:
                 "comparison": None
                 if c is None
                 else {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(c).items()},
-                "params": g.first("params"),
+                "params": g.first("params_total"),
                 "flops": g.first("flops"),
                 "train_images_per_s": _stats_dict(g.attribute("images_per_s")),
                 "wall_time_s": _stats_dict(g.attribute("wall_time_s")),
@@ -62,8 +62,8 @@ def write_json(report: Report, path: Path) -> Path:
         "test": report.test_name,
         "alpha": report.alpha,
         "groups": groups,
-        "effects": report.effects,
-        "ranking_by_epoch": report.settling,
+        "effects": None if report.effects is None else report.effects.to_json(),
+        "ranking_by_epoch": None if report.settling is None else report.settling.to_json(),
         "search": None if report.search is None else search_json(report),
         "failed": [
             {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed
@@ -82,10 +82,11 @@ def write_json(report: Report, path: Path) -> Path:
 
 def search_json(report: Report) -> dict[str, object]:
     """A search's objective and its trials, best first, with the searched values as recorded."""
-    from experiments.compare.search import trial_id
-    from experiments.compare.stats import value_of
+    from experiments.comparison.analysis.grouping import value_of
+    from experiments.comparison.analysis.search import trial_id
 
     search = report.search
+    assert search is not None
     best = search.best
     trials = [
         {
@@ -110,7 +111,7 @@ def search_json(report: Report) -> dict[str, object]:
 
 def confusion_run(report: Report) -> dict[str, str] | None:
     """The run whose confusion matrix the report shows, and the validation metric that chose it."""
-    from experiments.compare.plots import confusion_choice
+    from experiments.comparison.writers.group_plots import confusion_choice
 
     choice = confusion_choice(report.groups) if "confusion" in report.plots else None
     return (

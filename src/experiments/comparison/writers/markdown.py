@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from experiments.compare.report import Report
-from experiments.compare.tables import (
+from experiments.comparison.report_model import Report
+from experiments.comparison.writers.tables import (
     COMPARISON_HEADER,
     FAILED_HEADER,
     comparison_rows,
@@ -41,7 +41,7 @@ def write_markdown(report: Report, path: Path) -> Path:
         "",
     ]
     if report.search:
-        from experiments.compare.search import search_legend, trial_rows
+        from experiments.comparison.writers.trial_table import search_legend, trial_rows
 
         parts += ["## Trials", "", md_table(*trial_rows(report)), "", search_legend(report.search), ""]
     else:
@@ -55,11 +55,11 @@ def write_markdown(report: Report, path: Path) -> Path:
             "",
         ]
     if report.effects:
-        from experiments.compare.effects_text import effects_markdown
+        from experiments.comparison.writers.effects_section import effects_markdown
 
         parts += [effects_markdown(report.effects), ""]
     if report.settling:
-        from experiments.compare.settling import settling_table
+        from experiments.comparison.writers.tables import settling_table
 
         parts += ["## Ranking by epoch", "", md_table(*settling_table(report.settling)), ""]
     parts += ["## Runs that did not finish", ""]

@@ -1,26 +1,30 @@
-"""The :class:`Report`: everything a comparison found (runs, groups, findings, plots), ready for any writer.
+"""The :class:`Report`: everything a comparison found (runs, groups, findings, plots), typed, ready for any
+writer: what passes from the analysis to the writers.
 
-The writers: :mod:`~experiments.compare.terminal` (rich table), :mod:`~experiments.compare.markdown`
-(``report.md``), :mod:`~experiments.compare.html_report` (``report.html``) and
-:mod:`~experiments.compare.csv_json` (``runs.csv``, ``summary.json``).
+The writers: :mod:`~experiments.comparison.writers.terminal` (rich table),
+:mod:`~experiments.comparison.writers.markdown` (``report.md``),
+:mod:`~experiments.comparison.writers.html_page` (``report.html``) and
+:mod:`~experiments.comparison.writers.csv_json` (``runs.csv``, ``summary.json``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-from experiments.compare.runs import Run
-from experiments.compare.stats import Group, value_of
-from experiments.compare.wandb_logs import wandb_url
+from experiments.comparison.analysis.effects_results import Effects
+from experiments.comparison.analysis.grouping import Group, value_of
+from experiments.comparison.analysis.search import Search
+from experiments.comparison.analysis.settling import Settling
+from experiments.comparison.sources.wandb_logs import wandb_url
+from experiments.records.run_record import RunRecord
 
 
 @dataclass
 class Report:
     """Everything a comparison found, ready to be written in any format."""
 
-    runs: list[Run]
+    runs: list[RunRecord]
     keys: list[str]
     groups: list[Group]
     metric: str
@@ -28,14 +32,12 @@ class Report:
     command: str
     alpha: float = 0.05
     plots: dict[str, Path] = field(default_factory=dict)
-    effects: dict[str, Any] | None = (
-        None  # the factorial analysis (compare.effects), where the runs form a grid
-    )
-    search: Any = None  # a compare.search.Search where the runs are the trials of a search
-    settling: dict[str, Any] | None = None  # rankings by epoch (compare.settling)
+    effects: Effects | None = None  # the factorial analysis (analysis.effects), where the runs form a grid
+    search: Search | None = None  # where the runs are the trials of a search (analysis.search)
+    settling: Settling | None = None  # rankings by epoch (analysis.settling)
 
     @property
-    def failed(self) -> list[Run]:
+    def failed(self) -> list[RunRecord]:
         return [r for r in self.runs if not r.ok]
 
     @property
@@ -49,7 +51,7 @@ class Report:
         """Settings every run shares that differ from the defaults (overrides common to all runs)."""
         ignored = set(self.keys) | {"seed"}
         common: dict[str, str] = {}
-        for key in dict.fromkeys(k for r in self.runs for k in r.overrides):
+        for key in dict.fromkeys(k for r in self.runs for k in r.override_values):
             if key in ignored or key.startswith("hydra."):
                 continue
             values = {value_of(r, key) for r in self.runs}

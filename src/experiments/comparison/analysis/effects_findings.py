@@ -1,0 +1,139 @@
+"""The "Effects" section in words: plain findings, only where the statistics support them.
+
+Works on the :class:`~experiments.comparison.analysis.effects_results.Effects` of
+:func:`experiments.comparison.analysis.effects.factorial_effects`; the section's tables and Markdown are
+the writers' (:mod:`experiments.comparison.writers.effects_section`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from experiments.comparison.analysis.effects_results import AnovaRow, Effects, IdenticalCells
+
+
+def _p(value: float | None) -> str:
+    return "-" if value is None or not math.isfinite(value) else f"{value:.2g}"
+
+
+def interval(low: float | None, high: float | None) -> str:
+    return "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+
+
+def change(effect: float, low: float | None, high: float | None) -> str:
+    """``costs 7.20 points [5.90, 8.50]`` for a loss, ``adds 1.10 points [0.20, 2.00]`` for a gain."""
+    if effect < 0:
+        return f"costs {-effect:.2f} points" + interval(
+            None if high is None else -high, None if low is None else -low
+        )
+    return f"adds {effect:.2f} points" + interval(low, high)
+
+
+def seeds_text(result: Effects) -> str:
+    seeds = result.seeds_per_cell
+    return str(seeds.min) if seeds.min == seeds.max else f"{seeds.min}-{seeds.max}"
+
+
+def _stat(row: AnovaRow) -> str:
+    permutation = f", permutation p = {_p(row.p_permutation)}" if row.p_permutation is not None else ""
+    return f"F({row.df:.0f}, {row.df_residual:.0f}) = {row.F:.2f}, Holm-adjusted p = {_p(row.p_adjusted)}{permutation}"
+
+
+def _context(contexts: Sequence[dict[str, str]], levels: dict[str, list[str]]) -> str | None:
+    """The cells where a factor changes nothing, as compactly as exact: ``None`` means everywhere."""
+    keys = list(contexts[0])
+    values = {k: [v for v in levels[k] if any(c[k] == v for c in contexts)] for k in keys}
+    if math.prod(len(v) for v in values.values()) == len(contexts):  # a full product: factor by factor
+        parts = [f"`{k}={' or '.join(v)}`" for k, v in values.items() if len(v) < len(levels[k])]
+        return ", ".join(parts) or None
+    return "; ".join("`" + ", ".join(f"{k}={v}" for k, v in c.items()) + "`" for c in contexts)
+
+
+def identical_sentence(item: IdenticalCells, result: Effects) -> str:
+    factor, (a, b) = item.factor, item.levels
+    levels = {f: result.levels(f) for f in result.factors}
+    where = _context(item.contexts, levels)
+    what = "nothing at all" if where is None else f"{where} not at all"
+    if len(levels[factor]) > 2:  # "nothing at all" would read as the whole factor
+        what = f"nothing between `{a}` and `{b}`" + ("" if where is None else f" for {where}")
+    return (
+        f"`{factor}` changes {what} (identical runs): `{factor}={a}` and `{factor}={b}` give bit-identical "
+        f"{result.metric_label} for each of {item.seeds} seeds: there both are the same network "
+        "(trained twice, or one record reused by the sweep) and their zero difference is exact, not an estimate."
+    )
+
+
+def _main_sentence(row: AnovaRow, result: Effects) -> str:
+    factor = row.factors[0]
+    effects = result.effects[factor]
+    ref = effects.reference
+    changes = [
+        f"`{lv.level}` {change(lv.effect, lv.effect_ci_low, lv.effect_ci_high)}"
+        for lv in effects.levels
+        if lv.level != ref
+    ]
+    sentence = (
+        f"`{factor}` explains {100 * row.eta2:.0f}% of the variance of {result.metric_label} "
+        f"({_stat(row)}): against `{ref}`, {', '.join(changes)}."
+    )
+    partners = [t for t in result.interactions if factor in t.split(":")]
+    if partners:
+        sentence += (
+            " Its effect depends on the other factor (see " + ", ".join(f"`{t}`" for t in partners) + ")."
+        )
+    return sentence
+
+
+def _unresolved_sentence(row: AnovaRow, result: Effects) -> str:
+    factor = row.factors[0]
+    power = result.power.get(factor)
+    sentence = (
+        f"`{factor}` is unresolved with {seeds_text(result)} seeds per cell ({_stat(row)}, "
+        f"partial η² = {row.partial_eta2:.2g})"
+    )
+    if power is None:
+        return sentence + ": its observed effect is zero, so no number of seeds is estimated."
+    return (
+        f"{sentence}: to see an effect of the observed size (Cohen's f = {power.cohens_f:.2f}) with "
+        f"{100 * power.target_power:.0f}% power at alpha = {power.alpha:g} would take about "
+        f"{power.seeds_per_cell} seeds per cell ({power.runs_needed} runs; power now "
+        f"{100 * power.power_now:.0f}%)."
+    )
+
+
+def _interaction_sentence(row: AnovaRow, result: Effects) -> str:
+    info = result.interactions[row.term]
+    factor, by, ref = info.factor, info.by, info.reference
+    parts = []
+    for by_level in dict.fromkeys(e.by_level for e in info.effects):
+        changes = [
+            f"`{factor}={e.level}` {change(e.effect, e.effect_ci_low, e.effect_ci_high)}"
+            for e in info.effects
+            if e.by_level == by_level
+        ]
+        against = f" against `{factor}={ref}`" if not parts else ""
+        parts.append(f"with `{by}={by_level}`, {' and '.join(changes)}{against}")
+    return (
+        f"`{factor}` and `{by}` interact ({_stat(row)}; {100 * row.eta2:.0f}% of the variance): "
+        + "; ".join(parts)
+        + "."
+    )
+
+
+def findings(result: Effects) -> list[str]:
+    """Plain sentences, only where the statistics support them (Holm-adjusted p < alpha)."""
+    lines = [identical_sentence(item, result) for item in result.identical]
+    for row in result.anova:
+        significant = row.p_adjusted is not None and row.p_adjusted < result.alpha
+        if len(row.factors) == 1:
+            lines.append(_main_sentence(row, result) if significant else _unresolved_sentence(row, result))
+        elif significant:
+            lines.append(_interaction_sentence(row, result))
+    again = result.without_copies
+    if again is not None and again.changed:
+        lines.append(
+            f"Counted once, the identical cells change the verdict for {', '.join(again.changed)} "
+            f"({again.runs} runs instead of {result.runs}): read those terms as not robust."
+        )
+    return lines

@@ -1,0 +1,86 @@
+"""``experiments compare PATH...`` (also ``python -m experiments compare`` and ``python -m experiments.comparison``):
+the command line of :func:`~experiments.comparison.pipeline.compare`, then the terminal table."""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from experiments.comparison.analysis.grouping import IGNORED_KEYS
+from experiments.comparison.pipeline import COMMAND, ReportDirError, compare, default_out
+
+EPILOG = """\
+PATH is a sweep dir (outputs/multirun/<day>/<time>), a run dir, a W&B dir or run file
+(<run dir>/wandb, offline-run-*/, run-*.wandb), or entity/project[/group] on W&B (needs credentials).
+Writes report.md, report.html (self-contained), runs.csv, summary.json and PNG plots to --out.
+Exit status: 0 when at least one run finished, 1 when none did, 2 when no run was found or the
+report cannot be written (a read-only sweep dir: write it elsewhere with -o DIR).
+"""
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog=COMMAND,
+        description="Compare runs of a sweep: statistics over seeds, plots and a report.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("paths", nargs="+", metavar="PATH")
+    parser.add_argument(
+        "-o", "--out", type=Path, help="output dir (default: <PATH>/compare for one dir, else ./compare)"
+    )
+    parser.add_argument(
+        "--metric", default="test/acc", help="primary metric, higher is better (default: test/acc)"
+    )
+    parser.add_argument(
+        "--group-by", nargs="+", metavar="KEY", help="override keys to group by (default: those that vary)"
+    )
+    parser.add_argument(
+        "--ignore",
+        nargs="+",
+        metavar="KEY",
+        default=[],
+        help=f"keys never to group by, besides {', '.join(IGNORED_KEYS)}",
+    )
+    parser.add_argument(
+        "--test", choices=("welch", "bootstrap"), default="welch", help="test against the best group"
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level after Holm's correction"
+    )
+    parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
+    parser.add_argument("-q", "--quiet", action="store_true", help="no terminal table")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    given = sys.argv[1:] if argv is None else argv
+    command = f"{COMMAND} " + " ".join(shlex.quote(a) for a in given)
+    out = args.out or default_out(args.paths)
+    try:
+        report = compare(
+            args.paths,
+            out,
+            metric=args.metric,
+            group_by=args.group_by,
+            ignore=args.ignore,
+            test=args.test,
+            alpha=args.alpha,
+            plots=not args.no_plots,
+            command=command,
+        )
+    except (FileNotFoundError, ValueError, ReportDirError) as error:
+        print(f"compare: {error}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        from experiments.comparison.writers.terminal import print_table
+
+        print_table(report)
+    print(
+        f"Report: {out / 'report.html'} (also report.md, runs.csv, summary.json, {len(report.plots)} plots)"
+    )
+    return 0 if any(r.ok for r in report.runs) else 1

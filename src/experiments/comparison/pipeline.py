@@ -1,0 +1,173 @@
+"""The comparison, room by room: collect (``sources``) -> analyse (``analysis``) -> write (``writers``).
+
+:func:`compare` collects the RunRecords under the paths and hands them to one of two analyses: a grid
+(:func:`analyse_grid`: groups of seeds tested against the best, the effects of the grid, the ranking by
+epoch) or the trials of a search (:func:`analyse_search`: one row per trial, ranked by the study's
+objective). Either gives a :class:`~experiments.comparison.report_model.Report`, which
+:func:`write_report` draws and writes. No torch is imported.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from pathlib import Path
+
+from experiments.comparison.analysis.grouping import IGNORED_KEYS, group_runs
+from experiments.comparison.analysis.search import Search
+from experiments.comparison.report_model import Report
+from experiments.comparison.sources.collect import collect
+from experiments.records.run_record import RunRecord
+
+#: The command a report says made it (followed by the paths).
+COMMAND = "experiments compare"
+
+
+class ReportDirError(RuntimeError):
+    """The output dir cannot be made or written (read-only, no permission, full)."""
+
+    def __init__(self, out: Path, error: OSError) -> None:
+        reason = error.strerror or str(error)
+        super().__init__(
+            f"cannot write the report to {out}: {reason}. Write it elsewhere with -o DIR (--out DIR), "
+            f"e.g. -o ./compare"
+        )
+
+
+def compare(
+    paths: Sequence[str | Path],
+    out: Path | None = None,
+    *,
+    metric: str = "test/acc",
+    group_by: Sequence[str] | None = None,
+    ignore: Sequence[str] = (),
+    test: str = "welch",
+    alpha: float = 0.05,
+    plots: bool = True,
+    command: str | None = None,
+) -> Report:
+    """Collect the runs under ``paths`` and write the report files into ``out``; returns the report.
+
+    The trials of a search (Optuna) are listed trial by trial instead of grouped (analysis.search)."""
+    from experiments.comparison.analysis.search import find_search
+
+    runs = collect(paths)
+    if not runs:
+        raise FileNotFoundError(f"no runs found under {', '.join(map(str, paths))}")
+    out = out or default_out(paths)
+    writable(out)
+    command = command or f"{COMMAND} " + " ".join(shlex.quote(str(p)) for p in paths)
+    ignored = (*IGNORED_KEYS, *ignore)
+    search = None if group_by else find_search(runs, ignored)
+    if search:
+        report = analyse_search(runs, search, metric=metric, alpha=alpha, command=command)
+    else:
+        report = analyse_grid(runs, group_by, ignored, metric=metric, test=test, alpha=alpha, command=command)
+    return write_report(report, out, plots=plots)
+
+
+def analyse_grid(
+    runs: list[RunRecord],
+    group_by: Sequence[str] | None,
+    ignored: Sequence[str],
+    *,
+    metric: str,
+    test: str,
+    alpha: float,
+    command: str,
+) -> Report:
+    """Runs of a grid of settings: groups of seeds against the best, the grid's effects, ranking by epoch."""
+    from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
+    from experiments.comparison.analysis.insights import insights
+    from experiments.comparison.analysis.settling import ranking_by_epoch, settling_sentence
+
+    keys, groups = group_runs(runs, group_by, ignored, metric, test, alpha)
+    found = insights(groups, runs, keys, metric, alpha)
+    effects = factorial_effects(
+        effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
+    )
+    settling = ranking_by_epoch(groups, keys)
+    if settling:
+        found.append(settling_sentence(settling))
+    return Report(
+        runs=runs,
+        keys=keys,
+        groups=groups,
+        metric=metric,
+        insights=found,
+        command=command,
+        alpha=alpha,
+        effects=effects,
+        settling=settling,
+    )
+
+
+def analyse_search(
+    runs: list[RunRecord], search: Search, *, metric: str, alpha: float, command: str
+) -> Report:
+    """The trials of a search, one row each, ranked by the study's objective; no test between them."""
+    from experiments.comparison.analysis.insights import num_classes
+    from experiments.comparison.analysis.search import search_insights, trial_groups
+
+    return Report(
+        runs=runs,
+        keys=search.keys,
+        groups=trial_groups(search, metric),
+        metric=metric,
+        insights=search_insights(search, metric, num_classes(runs)),
+        command=command,
+        alpha=alpha,
+        search=search,
+    )
+
+
+def write_report(report: Report, out: Path, *, plots: bool = True) -> Report:
+    """Draw the plots (unless ``plots`` is false) and write runs.csv, summary.json, report.md, report.html."""
+    from experiments.comparison.writers.csv_json import write_csv, write_json
+    from experiments.comparison.writers.html_page import write_html
+    from experiments.comparison.writers.markdown import write_markdown
+
+    try:
+        if plots:
+            report.plots = draw_plots(report, out)
+        write_csv(report, out / "runs.csv")
+        write_json(report, out / "summary.json")
+        write_markdown(report, out / "report.md")
+        write_html(report, out / "report.html")
+    except OSError as error:  # e.g. the disk filled up, or the dir became read-only, after the check
+        raise ReportDirError(out, error) from error
+    return report
+
+
+def draw_plots(report: Report, out: Path) -> dict[str, Path]:
+    """The PNG plots of the report by name: a search's, or a grid's with its effects."""
+    if report.search:
+        from experiments.comparison.writers.search_plots import search_plots
+
+        return search_plots(report.search, report.groups, report.metric, out)
+    from experiments.comparison.writers.group_plots import all_plots
+
+    made = all_plots(report.groups, report.metric, out)
+    if report.effects:
+        from experiments.comparison.writers.effects_plots import effects_plots
+
+        made.update(effects_plots(report.effects, out))
+    return made
+
+
+def writable(out: Path) -> None:
+    """Make ``out`` and write a probe file there, so that a read-only dir fails before any work."""
+    import tempfile
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out, prefix=".write-check-"):
+            pass
+    except OSError as error:
+        raise ReportDirError(out, error) from error
+
+
+def default_out(paths: Sequence[str | Path]) -> Path:
+    if len(paths) == 1 and Path(paths[0]).is_dir():
+        return Path(paths[0]) / "compare"
+    return Path("compare")
