@@ -142,8 +142,9 @@ def test_unknown_group_option_is_refused_by_hydra_with_the_options_on_disk(group
 def test_each_model_yaml_is_named_by_its_file_and_names_its_layer_list_once(model):
     raw = OmegaConf.load(config_dir() / "model" / f"{model}.yaml")
     assert raw.name == model
-    assert OmegaConf.to_container(raw.net)["layers"] == "${model.features}"
-    layers = instantiate(compose_config(f"model={model}").model.features)
+    cfg = compose_config(f"model={model}")
+    assert OmegaConf.to_container(cfg.model.net)["layers"] == "${model.features}"  # from conf/model_base.yaml
+    layers = instantiate(cfg.model.features)
     assert isinstance(layers, tuple) and layers and all(isinstance(layer, Conv | Pool) for layer in layers)
 
 

@@ -24,6 +24,7 @@ from experiments.models.geometry import (
     Pool,
     feature_sizes,
 )
+from experiments.models.option_facts import MONOTONE, ORDER_STATISTIC
 
 # Lightning 2.x's precision flags (``Trainer(precision=...)``), as text.
 PRECISIONS = (
@@ -98,6 +99,14 @@ RULES: tuple[Rule, ...] = (
         "model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
     ),
     Rule("pooling.norm_type", lambda v: _number(v) and v > 0, "must be a positive number", optional=True),
+    *(  # the options' facts that sweeps/identical.py reads (models/option_facts.py)
+        Rule(key, lambda v: isinstance(v, bool), "must be true or false", optional=True)
+        for key in (
+            f"pooling.{ORDER_STATISTIC}",
+            f"activation.{MONOTONE}",
+            "model.pool_follows_activation",
+        )
+    ),
     Rule(
         "padding.size",
         lambda v: v in PADDING_SIZES or (_integer(v) and v >= 0),

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.models.geometry import PADDING_MODES, Conv, Layer, Pool, conv_padding
+from experiments.models.option_facts import without_facts
 
 # ``factory(kernel_size=..., stride=..., ceil_mode=..., [padding=...])`` -> a pooling module.
 PoolFactory = Callable[..., nn.Module]
@@ -41,7 +42,8 @@ def describe(factory: Any) -> str:
 
 
 def _build(factory: Any, group: str, where: str, **kwargs: Any) -> nn.Module:
-    """Call a group's factory; a wrong factory or argument names the group and the layer."""
+    """Call a group's factory (minus the option's facts); a wrong factory or argument names the group and the layer."""
+    factory = without_facts(factory)
     if not callable(factory):
         raise TypeError(
             f"{group} must be a callable that returns a module (a class such as torch.nn.ReLU, or a "

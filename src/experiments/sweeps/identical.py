@@ -1,11 +1,15 @@
 """Jobs of a sweep that are mathematically the same network and data as an earlier job of it.
 
-A monotone non-decreasing activation commutes with max and min pooling (``relu(max(x)) = max(relu(x))``),
-so where the pool directly follows the activation, ``block_order=conv-act-pool`` and ``conv-pool-act``
-build the same function; jobs that differ only there (or in option names for equal values, such as
-``padding=same`` and ``padding=zeros``, or constant padding with the value 0, which is zero padding)
-are the same experiment. Avg and Lp pooling, gelu and silu,
-and a layer between activation and pool (LRN, trainable subsampling) break the identity.
+A monotone non-decreasing activation commutes with a pool that picks one value of its window
+(``relu(max(x)) = max(relu(x))``), so where the pool directly follows the activation,
+``block_order=conv-act-pool`` and ``conv-pool-act`` build the same function; jobs that differ only
+there (or in option names for equal values, such as ``padding=same`` and ``padding=zeros``, or
+constant padding with the value 0, which is zero padding) are the same experiment. The options say
+which they are: ``order_statistic: true`` in ``conf/pooling/<name>.yaml`` (max, min),
+``monotone: true`` in ``conf/activation/<name>.yaml`` (relu, tanh, ...; leaky_relu only while its
+``negative_slope`` >= 0) and ``pool_follows_activation: true`` in ``conf/model/<name>.yaml``. Avg and
+Lp pooling, gelu and silu, and a layer between activation and pool (LRN, trainable subsampling) state
+none of them, which breaks the identity.
 """
 
 from __future__ import annotations
@@ -18,30 +22,19 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-# Pooling operators that pick one value of their window (an order statistic).
-ORDER_STATISTIC_POOLS = frozenset({"torch.nn.MaxPool2d", "experiments.models.layers.MinPool2d"})
-# Activations that never decrease: relu, leaky_relu (slope >= 0), elu, tanh, scaled tanh, sigmoid.
-MONOTONE_ACTIVATIONS = frozenset(
-    {
-        "torch.nn.ReLU",
-        "torch.nn.LeakyReLU",
-        "torch.nn.ELU",
-        "torch.nn.Tanh",
-        "torch.nn.Sigmoid",
-        "experiments.models.layers.ScaledTanh",
-    }
-)
+from experiments.models.option_facts import MONOTONE, ORDER_STATISTIC
+
 # Keys that name where a job writes, not what it computes.
 NOT_THE_EXPERIMENT = ("paths", "hydra", "tags", "sweep", "resume")
 
 
 def block_order_is_moot(cfg: DictConfig) -> bool:
     """Whether both block orders build the same network for this job's pooling, activation and model."""
-    pooling = OmegaConf.select(cfg, "pooling._target_", default=None)
-    activation = OmegaConf.select(cfg, "activation._target_", default=None)
+    picks_one = OmegaConf.select(cfg, f"pooling.{ORDER_STATISTIC}", default=False) is True
+    monotone = OmegaConf.select(cfg, f"activation.{MONOTONE}", default=False) is True
     slope = OmegaConf.select(cfg, "activation.negative_slope", default=0.0) or 0.0
-    follows = bool(OmegaConf.select(cfg, "model.pool_follows_activation", default=False))
-    return follows and pooling in ORDER_STATISTIC_POOLS and activation in MONOTONE_ACTIVATIONS and slope >= 0
+    follows = OmegaConf.select(cfg, "model.pool_follows_activation", default=False) is True
+    return follows and picks_one and monotone and slope >= 0
 
 
 def _canonical_padding(padding: Any) -> Any:
@@ -123,4 +116,3 @@ def reuse_earlier_job(
     }
     RecordWriter(run_dir).update(**record)
     return True
-
