@@ -72,7 +72,7 @@ def run_sweep(argv: list[str]) -> Path | int:
     With ``sweep.dry_run=true`` it lists the jobs instead and returns the exit code (0, or 2 for bad jobs).
     """
     from experiments.sweeps.grid import check_sweep
-    from experiments.sweeps.resume import resume_argument
+    from experiments.sweeps.sweep_resume import resume_argument
     from experiments.sweeps.sweep_task import sweep_task
 
     overrides = [a for a in argv if a not in MULTIRUN_FLAGS]

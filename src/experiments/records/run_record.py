@@ -74,7 +74,8 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, written back as read
     # Where this record was read from; never written into results.json.
     path: str = field(default="", metadata={"persist": False})
-    source: str = field(default=RESULTS_FILE, metadata={"persist": False})  # wandb-offline, wandb-api, runs.csv
+    # results.json, wandb-offline, wandb-api, runs.csv
+    source: str = field(default=RESULTS_FILE, metadata={"persist": False})
     config: dict[str, Any] = field(default_factory=dict, metadata={"persist": False})  # .hydra/config.yaml
 
     # JSON types each top-level key may have (besides null); checked on reading.
@@ -269,7 +270,9 @@ def records_from_runs_csv(path: str | Path) -> list[RunRecord]:
                     name=row.get("name") or "",
                     overrides=overrides,
                     seed=seed,
-                    metrics={k: v for k, v in ((k, number(v)) for k, v in row.items() if "/" in k) if v is not None},
+                    metrics={
+                        k: v for k, v in ((k, number(v)) for k, v in row.items() if "/" in k) if v is not None
+                    },
                     best_epoch=_integer(row.get("best_epoch")),
                     epochs=_integer(row.get("epochs")),
                     params={"total": params, "trainable": params} if params is not None else None,
