@@ -194,4 +194,4 @@ def test_idle_cores_count_this_process_own_work_as_idle_and_wait_only_for_a_shor
 
 def test_a_run_records_its_thread_count(tmp_path):
     results = train(tmp_path, "threads=1")
-    assert results["device"]["cpu_threads"] == 1
+    assert results.device["cpu_threads"] == 1
