@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import pytest
@@ -151,3 +152,109 @@ def test_imports_follow_the_arrows_between_rooms():
         if room(target) in FORBIDDEN.get(room(source), set())
     ]
     assert not wrong, "\n".join(wrong)
+
+
+# ---- the record's file name lives in one place -----------------------------------------------------
+
+REPO = PACKAGE.parents[1]
+RECORD_MODULE = PACKAGE / "records" / "run_record.py"
+# A string constant that is the record's file name, or a path or glob ending in it (".../results.json").
+RECORD_FILE_NAME = re.compile(r"(^|[/*\\])results\.json$")
+# Tests that assert on the record file itself, not on the record (none today; keep this tiny).
+RECORD_FILE_ALLOWED: set[str] = set()
+# TODO(merge): compare moves to RunRecord on branch house-compare
+RECORD_FILE_PENDING = (
+    "src/experiments/compare/",
+    "tests/test_compare",
+    "tests/test_effects.py",
+    "tests/test_settling.py",
+)
+# TODO(merge): tests other engineers edit in this pass, and benchmarks/ (import lines only on this branch);
+# each moves to RunRecord, then leaves this list (the test below says when).
+RECORD_FILE_ELSEWHERE = {
+    "tests/test_identical_jobs.py",
+    "tests/test_config.py",
+    "benchmarks/bench_sweep.py",
+    "benchmarks/bench_time_to_accuracy.py",
+    "benchmarks/profile_sweep.py",
+}
+
+
+def docstring_nodes(tree: ast.AST) -> set[int]:
+    return {
+        id(node.body[0].value)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef)
+        and node.body
+        and isinstance(node.body[0], ast.Expr)
+        and isinstance(node.body[0].value, ast.Constant)
+    }
+
+
+def record_file_names(source: str) -> list[int]:
+    """Lines where a string constant (an f-string's last part included) names the record file; not docstrings."""
+    tree = ast.parse(source)
+    docstrings = docstring_nodes(tree)
+    return sorted(
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and id(node) not in docstrings
+        and RECORD_FILE_NAME.search(node.value.strip())
+    )
+
+
+def test_the_record_file_name_finder_sees_paths_globs_and_f_strings_but_not_prose():
+    source = '''"""Reads results.json."""
+def f(run_dir, sweep):
+    """Each results.json of the sweep."""
+    a = run_dir / "results.json"  # a comment on results.json
+    b = sweep.glob("*/results.json")
+    c = f"{run_dir}/results.json"
+    d = "results.json says interrupted; resume it"
+    return os.path.join(run_dir, 'results.json')
+'''
+    assert record_file_names(source) == [4, 5, 6, 8]
+
+
+def record_file_sources() -> list[Path]:
+    return sorted(p for top in ("src", "tests", "benchmarks") for p in (REPO / top).rglob("*.py"))
+
+
+def test_only_run_record_names_the_record_file():
+    """``results.json`` is read and written through RunRecord / RecordWriter; its name is in run_record.py."""
+    found = []
+    for path in record_file_sources():
+        where = path.relative_to(REPO).as_posix()
+        if path == RECORD_MODULE or where in RECORD_FILE_ALLOWED | RECORD_FILE_ELSEWHERE:
+            continue
+        if where.startswith(RECORD_FILE_PENDING):
+            continue
+        found += [f"{where}:{line}" for line in record_file_names(path.read_text())]
+    assert not found, "use RunRecord.read / .file / .exists / .files_of_sweep, RecordWriter:\n" + "\n".join(
+        found
+    )
+
+
+def test_the_exceptions_to_the_record_file_rule_still_name_it():
+    """An entry that no longer names the record file is dropped from the lists above."""
+    for where in RECORD_FILE_ALLOWED | RECORD_FILE_ELSEWHERE:
+        assert record_file_names((REPO / where).read_text()), f"{where} no longer needs its exception"
+
+
+# ---- one file name, one meaning ------------------------------------------------------------------
+
+# Names that mean the same in every room: the package files, and each room's exception types.
+SHARED_NAMES = {"__init__.py", "__main__.py", "errors.py"}
+# TODO(merge): compare moves to RunRecord on branch house-compare (its plots.py and report.py renamed there)
+SKIPPED_ROOMS = {"compare"}
+
+
+def test_no_two_rooms_have_a_module_of_the_same_name():
+    rooms: dict[str, list[str]] = {}
+    for path in sorted(PACKAGE.glob("*/*.py")):
+        if path.parent.name not in SKIPPED_ROOMS and path.name not in SHARED_NAMES:
+            rooms.setdefault(path.name, []).append(path.parent.name)
+    twice = {name: found for name, found in rooms.items() if len(found) > 1}
+    assert not twice, f"the same file name in different rooms (name one for what it does there): {twice}"

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
+from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
 from .conftest import METRICS, QUICK, run_cli
@@ -16,8 +16,12 @@ from .conftest import METRICS, QUICK, run_cli
 pytestmark = pytest.mark.slow
 
 
-def results_of(run_dir: Path) -> dict:
-    return json.loads((run_dir / "results.json").read_text())
+def results_of(run_dir: Path) -> RunRecord:
+    return RunRecord.read(run_dir)
+
+
+def run_dirs_with_a_record(root: Path) -> list[Path]:
+    return sorted(d for d in root.rglob("*") if RunRecord.exists(d))
 
 
 def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
@@ -26,9 +30,9 @@ def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     assert f"Run dir: {run_dir}" in result.stdout and "test/acc" in result.stdout
     results = results_of(run_dir)
-    assert results["status"] == "ok" and results["model"] == "lenet5" and results["data"] == "digits"
-    assert results["metrics"]["test/acc"] >= 0.95
-    assert results["epochs"] == 10
+    assert results.status == "ok" and results.model == "lenet5" and results.data == "digits"
+    assert results.metrics["test/acc"] >= 0.95
+    assert results.epochs == 10
     assert (run_dir / ".hydra" / "config.yaml").is_file() and (run_dir / "metrics.csv").is_file()
     torch.load(run_dir / "checkpoints" / "best.ckpt", weights_only=True)
 
@@ -36,8 +40,9 @@ def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
 def test_runs_are_written_under_outputs_by_default(tmp_path):
     result = run_cli(*QUICK, cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
-    (found,) = (tmp_path / "outputs" / "runs").glob("*/*/results.json")
-    assert results_of(found.parent)["status"] == "ok"
+    (found,) = run_dirs_with_a_record(tmp_path / "outputs" / "runs")
+    assert len(found.relative_to(tmp_path / "outputs" / "runs").parts) == 2  # runs/<day>/<time>
+    assert results_of(found).status == "ok"
 
 
 def test_mnist_from_the_shared_files(tmp_path, data_dir):
@@ -52,8 +57,8 @@ def test_mnist_from_the_shared_files(tmp_path, data_dir):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = results_of(run_dir)
-    assert results["data_info"]["sizes"] == {"train": 54_000, "val": 6_000, "test": 10_000}
-    assert results["metrics"]["test/acc"] > 0.8
+    assert results.data_info["sizes"] == {"train": 54_000, "val": 6_000, "test": 10_000}
+    assert results.metrics["test/acc"] > 0.8
 
 
 def test_mnist_missing_files_give_a_clear_error(tmp_path):
@@ -82,10 +87,10 @@ def test_alexnet_on_flowers17(tmp_path, data_dir):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = results_of(run_dir)
-    assert results["data_info"]["sizes"] == {"train": 680, "val": 340, "test": 340}
-    assert results["data_info"]["classes"][0] == "Daffodil" and len(results["data_info"]["classes"]) == 17
-    assert results["params"]["total"] == 57_073_489
-    assert METRICS <= set(results["metrics"])
+    assert results.data_info["sizes"] == {"train": 680, "val": 340, "test": 340}
+    assert results.classes is not None and results.classes[0] == "Daffodil" and len(results.classes) == 17
+    assert results.params_total == 57_073_489
+    assert METRICS <= set(results.metrics)
 
 
 def test_ddp_sweep_runs_each_job_exactly_once_on_two_processes(tmp_path):
@@ -101,17 +106,16 @@ def test_ddp_sweep_runs_each_job_exactly_once_on_two_processes(tmp_path):
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    found = sorted(tmp_path.rglob("results.json"))
-    assert found == [sweep / "0" / "results.json", sweep / "1" / "results.json"]
+    found = run_dirs_with_a_record(tmp_path)
+    assert found == [sweep / "0", sweep / "1"]
     assert result.stdout.count(" done] ok") == 2  # one progress line per job, none from the extra ranks
-    for path, pooling in zip(found, ["max", "avg"]):
-        results = results_of(path.parent)
-        assert results["status"] == "ok" and results["device"]["world_size"] == 2
+    for job_dir, pooling in zip(found, ["max", "avg"]):
+        results = results_of(job_dir)
+        assert results.status == "ok" and results.device is not None and results.device["world_size"] == 2
         assert (
-            results["overrides"][-1].endswith(f"pooling={pooling}")
-            or f"pooling={pooling}" in results["overrides"]
+            results.overrides[-1].endswith(f"pooling={pooling}") or f"pooling={pooling}" in results.overrides
         )
-        with open(path.parent / "metrics.csv") as handle:
+        with open(job_dir / "metrics.csv") as handle:
             rows = list(csv.DictReader(handle))
         assert sum(1 for row in rows if row.get("test/acc")) == 1  # logged once, by rank zero
 
@@ -126,12 +130,12 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     assert result.returncode == 0, result.stderr[-3000:]
     results = results_of(run_dir)
     assert (result.stdout + result.stderr).count("wandb sync") == 1  # once, in the run's last lines
-    assert results["wandb_sync"].startswith("wandb sync ")
+    assert results.wandb_sync is not None and results.wandb_sync.startswith("wandb sync ")
 
     with open(run_dir / "metrics.csv") as handle:
         columns = set(next(csv.reader(handle)))
     assert METRICS <= columns and not any(c.startswith("model/") for c in columns)  # static facts: no columns
-    assert OmegaConf.load(run_dir / "hparams.yaml").params.total == results["params"]["total"]
+    assert OmegaConf.load(run_dir / "hparams.yaml").params.total == results.params_total
 
     accumulator = EventAccumulator(str(run_dir / "tensorboard"))
     accumulator.Reload()
@@ -143,7 +147,7 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
         if tag.endswith("session_start_info")
     ]
     assert start.hparams["pooling"].string_value == "avg" and start.hparams["seed"].number_value == 0
-    assert start.hparams["params"].number_value == results["params"]["total"]
+    assert start.hparams["params"].number_value == results.params_total
 
     (offline,) = (run_dir / "wandb").glob("offline-run-*")
     run = read_offline_run(offline)
@@ -155,14 +159,15 @@ def test_many_loggers_write_csv_tensorboard_and_wandb_offline(tmp_path):
     assert run.config["optimizer"]["lr"] == 0.001
     logged = set().union(*(row.keys() for row in run.history))
     assert METRICS <= logged and not any(key.startswith("model/") for key in logged)
-    assert run.summary["model/params"] == results["params"]["total"] == run.config["params"]["total"]
-    assert run.summary["model/flops"] == results["flops"] == run.config["flops"]
-    assert run.summary["test/acc"] == pytest.approx(results["metrics"]["test/acc"])
+    assert run.summary["model/params"] == results.params_total == run.config["params"]["total"]
+    assert run.summary["model/flops"] == results.flops == run.config["flops"]
+    assert run.summary["test/acc"] == pytest.approx(results.metrics["test/acc"])
     assert run.exit_code == 0
-    assert results["wandb"]["run_id"] == run.run_id and results["wandb"]["mode"] == "offline"
+    assert results.wandb is not None
+    assert results.wandb["run_id"] == run.run_id and results.wandb["mode"] == "offline"
 
-    assert results["plots"] == ["plots/curves.png", "plots/confusion_matrix.png"]
-    assert all((run_dir / plot).stat().st_size > 10_000 for plot in results["plots"])
+    assert results.plots == ["plots/curves.png", "plots/confusion_matrix.png"]
+    assert all((run_dir / plot).stat().st_size > 10_000 for plot in results.plots)
     for plot in ("curves", "confusion_matrix"):  # logged to W&B as images
         assert (
             run.summary[f"plots/{plot}/_type"] == "images/separated"
@@ -236,7 +241,7 @@ def test_a_run_composes_and_validates_its_config_once(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     assert "COUNTS 1 1" in result.stdout, result.stdout[-2000:]
-    assert results_of(tmp_path / "run")["status"] == "ok"
+    assert results_of(tmp_path / "run").status == "ok"
 
 
 def test_help_lists_config_groups_only_and_each_command_names_itself(tmp_path):

@@ -4,7 +4,6 @@ and the data groups through the real CLI (slow)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import pickle
 import struct
@@ -23,6 +22,7 @@ from experiments.data.datamodule import ClassificationData
 from experiments.data.folders import Flowers17
 from experiments.data.sources import MNIST, DataSourceError, Digits, FashionMNIST
 from experiments.data.splits import read_datasplits, stratified_split
+from experiments.records.run_record import RunRecord
 
 
 def shared_data(name: str) -> Path:
@@ -301,7 +301,7 @@ def test_stratified_split_is_seeded_and_disjoint() -> None:
 # -- through the CLI ------------------------------------------------------------------------------
 
 
-def run_cli(tmp_path: Path, *overrides: str) -> dict:
+def run_cli(tmp_path: Path, *overrides: str) -> RunRecord:
     env = {**os.environ, "EXPERIMENTS_CACHE_DIR": str(tmp_path / "cache"), "WANDB_MODE": "disabled"}
     command = [
         sys.executable, "-m", "experiments", f"hydra.run.dir={tmp_path / 'run'}", "trainer.max_epochs=1",
@@ -309,15 +309,15 @@ def run_cli(tmp_path: Path, *overrides: str) -> dict:
     ]  # fmt: skip
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads((tmp_path / "run" / "results.json").read_text())
+    return RunRecord.read(tmp_path / "run")
 
 
 @pytest.mark.slow
 def test_cifar10_from_generated_batches(tmp_path: Path) -> None:
     write_cifar(tmp_path / "cifar10", per_batch=12)
     results = run_cli(tmp_path, "data=cifar10", f"data.root={tmp_path / 'cifar10'}", "data.verify=false")
-    info = results["data_info"]
-    assert results["status"] == "ok"
+    info = results.data_info
+    assert results.status == "ok"
     assert info["sizes"]["train"] + info["sizes"]["val"] == 60 and info["sizes"]["test"] == 12
     assert 5 <= info["sizes"]["val"] <= 8  # 10% of train, stratified over random labels
     assert info["protocol"].startswith("the dataset's own train/test split")
@@ -335,7 +335,7 @@ def test_image_folder_with_a_corrupt_file_skipped(tmp_path: Path) -> None:
     results = run_cli(
         tmp_path, "data=image_folder", f"data.root={root}", "data.num_classes=2", "data.skip_corrupt=true"
     )
-    info = results["data_info"]
+    info = results.data_info
     assert info["skipped_files"] == 1 and info["skipped"] == [str(root / "red" / "bad.jpg")]
     assert info["classes"] == ["blue", "red"] and sum(info["sizes"].values()) == 20
 
@@ -348,5 +348,5 @@ def test_list_valued_augment_options_reach_results_json(tmp_path: Path) -> None:
         "data.augment={translate: 1, scale: [0.9, 1.1], shear: 0.1}",
         "trainer.limit_train_batches=3",
     )
-    assert results["status"] == "ok"
-    assert results["data_info"]["augment"] == {"translate": 1, "scale": [0.9, 1.1], "shear": 0.1}
+    assert results.status == "ok"
+    assert results.data_info["augment"] == {"translate": 1, "scale": [0.9, 1.1], "shear": 0.1}

@@ -4,11 +4,10 @@ time-to-accuracy preset ``experiment=lenet5_mnist_fast``."""
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from experiments.config import config_dir, validate
+from experiments.records.run_record import RunRecord
 
 from .conftest import cli_env, compose_config, run_cli
 
@@ -21,6 +20,12 @@ def debug_override(preset: str) -> str:
     """``debug=X`` once conf/config.yaml has ``- debug: null`` in its defaults, ``+debug=X`` until then."""
     defaults = (config_dir() / "config.yaml").read_text()
     return f"debug={preset}" if "- debug: null" in defaults else f"+debug={preset}"
+
+
+def the_run(cwd) -> RunRecord:
+    """The record of the one run under ``outputs/runs/<day>/<time>``."""
+    (found,) = [run_dir for run_dir in cwd.glob("outputs/runs/*/*") if RunRecord.exists(run_dir)]
+    return RunRecord.read(found)
 
 
 @pytest.mark.parametrize("preset", PRESETS)
@@ -41,17 +46,15 @@ def test_debug_preset_composes_and_validates(preset):
 def test_fast_dev_run_runs_end_to_end(tmp_path):
     result = run_cli(debug_override("fast_dev_run"), cwd=tmp_path, env=cli_env(**ENV), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    (found,) = tmp_path.glob("outputs/runs/*/*/results.json")
-    results = json.loads(found.read_text())
-    assert results["status"] == "ok" and "test/acc" in results["metrics"]
-    assert results["epochs"] <= 1
+    results = the_run(tmp_path)
+    assert results.status == "ok" and "test/acc" in results.metrics
+    assert results.epochs <= 1
 
 
 def test_overfit_runs_end_to_end_and_fits_its_batches(tmp_path):
     result = run_cli(debug_override("overfit"), cwd=tmp_path, env=cli_env(**ENV), timeout=180)
     assert result.returncode == 0, result.stderr[-3000:]
-    (found,) = tmp_path.glob("outputs/runs/*/*/results.json")
-    history = json.loads(found.read_text())["history"]
+    history = the_run(tmp_path).history
     assert len(history) == 30
     # The same 4 batches every epoch (no reshuffle), so LeNet-5 learns them by heart.
     assert history[-1]["train/acc"] == 1.0 and history[-1]["train/loss"] < 0.05
@@ -98,5 +101,4 @@ def test_fast_mnist_preset_runs_a_few_batches(tmp_path, data_dir):
         timeout=300,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    (found,) = tmp_path.glob("outputs/runs/*/*/results.json")
-    assert json.loads(found.read_text())["status"] == "ok"
+    assert the_run(tmp_path).status == "ok"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 import torch
 
 from experiments.models.alexnet import alexnet, network_state
+from experiments.records.run_record import RunRecord
 
 from .conftest import QUICK, cli_env, run_cli
 
@@ -39,8 +39,7 @@ def test_a_runs_checkpoint_fine_tunes_alexnet_on_flowers17(tmp_path: Path, data_
     output = done.stdout + done.stderr
     assert f"model.weights: loaded 14 tensors from {checkpoint}" in output
     assert "kept fresh: ['classifier.6.bias', 'classifier.6.weight']" in output
-    results = json.loads((target / "results.json").read_text())
-    assert results["status"] == "ok"
+    assert RunRecord.read(target).status == "ok"
 
 
 def test_a_checkpoint_of_another_network_is_refused_with_the_file_named(tmp_path: Path) -> None:

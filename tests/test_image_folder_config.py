@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 from PIL import Image
 
 from experiments.config import ConfigError, compose
+from experiments.records.run_record import RunRecord
 
 from .conftest import QUICK, run_cli
 
@@ -83,6 +82,6 @@ def test_a_run_on_a_generated_tree_trains_with_the_folders_classes(tmp_path, mod
         cwd=tmp_path,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "ok" and results["data_info"]["classes"] == ["cat", "dog", "owl"]
-    assert len(results["confusion_matrix"]) == 3
+    results = RunRecord.read(run_dir)
+    assert results.status == "ok" and results.classes == ["cat", "dog", "owl"]
+    assert len(results.confusion_matrix) == 3

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from itertools import product
 from pathlib import Path
 
@@ -11,6 +10,7 @@ import pytest
 import yaml
 
 from experiments.config import compose, config_dir, validate
+from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
 from .conftest import QUICK, compose_config, run_cli
@@ -72,17 +72,17 @@ def test_a_sweep_with_many_loggers_gives_an_hparams_table_and_clean_wandb_runs(t
         assert 0 <= session["scalars"]["test/acc"] <= 1
         assert not any(tag.startswith("model/") for tag in session["scalars"])
 
-    results = {int(p.parent.name): json.loads(p.read_text()) for p in sweep.glob("*/results.json")}
+    results = {int(p.parent.name): RunRecord.read(p.parent) for p in RunRecord.files_of_sweep(sweep)}
     assert sorted(results) == list(range(8))
     runs = {job: read_offline_run(sweep / str(job)) for job in results}  # a run dir is read as its W&B run
     assert len({run.group for run in runs.values()}) == 1 and runs[0].group
     for job, run in runs.items():
-        name = results[job]["name"]
+        name = results[job].name
         assert run.name == name and name in sessions and "logger" not in name
         assert run.exit_code == 0 and run.config["choices"]["pooling"] == run.config["swept"]["pooling"]
         history_keys = set().union(*run.history)
         assert "test/acc" in history_keys and not any(key.startswith("model/") for key in history_keys)
-        assert run.summary["model/params"] == run.config["params"]["total"] == results[job]["params"]["total"]
+        assert run.summary["model/params"] == run.config["params"]["total"] == results[job].params_total
         assert run.summary["test/acc"] == pytest.approx(sessions[name]["scalars"]["test/acc"])
         with open(sweep / str(job) / "metrics.csv") as handle:
             columns = next(csv.reader(handle))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
+from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
 from .conftest import QUICK, cli_env, run_cli
@@ -26,9 +25,9 @@ def test_a_resumed_wandb_run_keeps_its_name_and_steps_on_from_where_it_stopped(t
     assert "anonymous" not in output and "wandb: WARNING" not in output
 
     run = read_offline_run(run_dir)  # both attempts, in order
-    results = json.loads((run_dir / "results.json").read_text())
-    assert run.run_id == before.run_id == results["wandb"]["run_id"]
-    assert run.name == results["name"] == ",".join(["trainer.max_epochs=2", *TINY[1:]])  # no logger=, resume=
+    results = RunRecord.read(run_dir)
+    assert run.run_id == before.run_id == results.wandb["run_id"]
+    assert run.name == results.name == ",".join(["trainer.max_epochs=2", *TINY[1:]])  # no logger=, resume=
     assert len(run.history) > len(before.history)
     steps = [row["_step"] for row in run.history]
     assert steps == sorted(steps)  # W&B's step goes on from the first attempt's, not from 0
@@ -37,4 +36,4 @@ def test_a_resumed_wandb_run_keeps_its_name_and_steps_on_from_where_it_stopped(t
     epochs = [(row["epoch"], row["_step"]) for row in run.history if "train/loss" in row]
     assert [e for e, _ in epochs] == [0, 1] and epochs[1][1] > last_step  # epoch 2 after the first's test
     assert all(row["_step"] == row["trainer/global_step"] for row in run.history if "train/loss" in row)
-    assert run.summary["model/params"] == results["params"]["total"] and run.exit_code == 0
+    assert run.summary["model/params"] == results.params_total and run.exit_code == 0

@@ -9,6 +9,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
+from experiments.records.run_record import RunRecord
+
 from .conftest import REPO, cli_env
 
 pytestmark = pytest.mark.slow
@@ -29,5 +31,5 @@ def test_quickstart_notebook_runs_in_a_real_kernel(tmp_path, monkeypatch):
     assert sum("image/png" in o.get("data", {}) for o in outputs) >= 2  # the comparison's figures
     (sweep,) = Path(tmp_path, "outputs", "multirun").glob("*/*")
     assert sorted(p.name for p in sweep.iterdir() if p.name.isdigit()) == ["0", "1", "2", "3"]
-    assert len(list(Path(tmp_path, "outputs", "runs").glob("*/*/results.json"))) == 1
+    assert len([d for d in Path(tmp_path, "outputs", "runs").glob("*/*") if RunRecord.exists(d)]) == 1
     assert os.environ["WANDB_MODE"] == "offline"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import pickle
 from pathlib import Path
@@ -15,6 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import open_dict
 
 from experiments.config import validate
+from experiments.records.run_record import RunRecord
 
 from .conftest import cli_env, compose_config, run_cli
 
@@ -145,9 +145,9 @@ def test_preset_runs_one_short_epoch(preset, tmp_path, cache_dir):
         overrides.append(f"model.weights={weights}")
     done = run_cli(*overrides, cwd=tmp_path, env=cli_env(EXPERIMENTS_CACHE_DIR=str(cache_dir)))
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-    results = json.loads(next(tmp_path.glob("outputs/runs/*/*/results.json")).read_text())
-    assert results["status"] == "ok"
-    assert results["model"] == compose_config(f"experiment={preset}").model.name
+    results = RunRecord.read(next(d for d in tmp_path.glob("outputs/runs/*/*") if RunRecord.exists(d)))
+    assert results.status == "ok"
+    assert results.model == compose_config(f"experiment={preset}").model.name
     if preset == "alexnet_cifar10_finetune":
         assert "loaded 14 tensors" in done.stdout  # all but fc8 (1000 -> 10 classes)
 
@@ -168,8 +168,8 @@ def test_a_reference_preset_repeats_to_the_last_digit_with_deterministic(tmp_pat
             env=cli_env(EXPERIMENTS_CACHE_DIR=str(cache_dir)),
         )
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
-        records.append(json.loads((run_dir / "results.json").read_text()))
+        records.append(RunRecord.read(run_dir))
     first, second = records
-    assert first["metrics"]["test/acc"] > 0.5  # it learnt something: equal numbers are not two zeros
-    assert first["metrics"] == second["metrics"]
-    assert [e["train/loss"] for e in first["history"]] == [e["train/loss"] for e in second["history"]]
+    assert first.metrics["test/acc"] > 0.5  # it learnt something: equal numbers are not two zeros
+    assert first.metrics == second.metrics
+    assert [e["train/loss"] for e in first.history] == [e["train/loss"] for e in second.history]

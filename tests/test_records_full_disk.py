@@ -14,6 +14,7 @@ import torch
 from experiments.records.atomic import NoSpaceLeft, write_atomic
 from experiments.records.metrics_csv import kept_rows
 from experiments.records.record_writer import RecordWriter
+from experiments.records.run_record import RunRecord
 from experiments.sweeps.table import write_summary
 
 from .conftest import run_cli
@@ -55,7 +56,7 @@ def no_temporaries(root: Path) -> list[Path]:
 
 
 def test_a_write_that_does_not_fit_leaves_the_earlier_file_and_no_temporary(small_disk):
-    target = small_disk / "results.json"
+    target = RunRecord.file(small_disk)  # the file itself: what is on disk after the failed write
     write_atomic(target, '{"status": "ok"}')
     fill(small_disk)
     with pytest.raises(NoSpaceLeft, match=f"no space left on {small_disk} \\(writing results.json\\)"):
@@ -133,8 +134,8 @@ def test_a_full_disk_mid_training_fails_the_job_in_one_line_and_keeps_the_last_g
     assert result.returncode == 2, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"no space left on {run_dir}/checkpoints" in last_line and "Traceback" not in result.stderr
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["status"] == "failed" and "no space left on" in results["error"]
+    results = RunRecord.read(run_dir)
+    assert results.status == "failed" and "no space left on" in results.error
     for name in ("best.ckpt", "last.ckpt"):  # the epoch-1 checkpoints, whole
         state = torch.load(run_dir / "checkpoints" / name, weights_only=True)
         assert state["epoch"] == 0 and state["state_dict"]
@@ -154,7 +155,7 @@ def test_resuming_a_finished_run_on_a_full_disk_keeps_its_record(tmp_path, small
     again = run_cli(f"resume={run_dir}", cwd=tmp_path)
     assert again.returncode == 2, again.stderr[-3000:]
     assert f"no space left on {run_dir}" in again.stderr.strip().splitlines()[-1]
-    assert json.loads((run_dir / "results.json").read_text())["status"] == "ok"  # compare still finds it
+    assert RunRecord.read(run_dir).status == "ok"  # compare still finds it
     after = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".run.lock"}
     assert after == before  # .hydra/, results.json, checkpoints, metrics.csv: all as they were
     assert not no_temporaries(small_disk)

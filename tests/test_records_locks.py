@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 import signal
 import subprocess
 import time
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from experiments.records.lock import lock_holder
+from experiments.records.run_record import RunRecord
 from experiments.training.resume import resolve_resume
 
 from .conftest import compose_config, run_cli, start_cli
@@ -31,7 +31,7 @@ def test_two_runs_started_in_one_dir_at_the_same_moment_one_runs_and_the_other_i
     refused = texts[codes.index(2)].strip().splitlines()[-1]
     assert refused.startswith("Config error: hydra.run.dir: ")
     assert "is in use by a running job (PID " in refused or "already holds a run" in refused
-    assert json.loads((run_dir / "results.json").read_text())["status"] == "ok"
+    assert RunRecord.read(run_dir).status == "ok"
     assert not list(run_dir.glob("results.attempt-*.json"))  # one record, one attempt
     with (run_dir / "metrics.csv").open(newline="") as handle:
         assert [r["epoch"] for r in csv.DictReader(handle) if r.get("val/acc")] == ["0", "1"]

@@ -14,6 +14,8 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from experiments.records.run_record import RunRecord
+
 from .conftest import run_cli, start_cli
 
 SWEEP = ["-m", "seed=0,1", "trainer.num_sanity_val_steps=0"]
@@ -53,7 +55,7 @@ def assert_whole(sweep: Path, jobs: int, epochs: int) -> None:
     for path in sweep.rglob("*.ckpt"):
         assert torch.load(path, weights_only=True)["state_dict"]
     for job in range(jobs):
-        assert json.loads((sweep / str(job) / "results.json").read_text())["status"] == "ok"
+        assert RunRecord.read(sweep / str(job)).status == "ok"
         assert val_epochs(sweep / str(job)) == [str(e) for e in range(epochs)]
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     assert summary["counts"] == {"ok": jobs} and [r["job"] for r in summary["jobs"]] == list(range(jobs))
@@ -68,7 +70,7 @@ def test_a_sweep_killed_in_its_second_job_resumes_it_alone_without_traces(tmp_pa
     sweep_process.kill()  # SIGKILL in the second job's second epoch
     sweep_process.wait(timeout=60)
     sweep = sweep_dir_of(tmp_path)
-    finished = (sweep / "0" / "results.json").read_bytes()
+    finished = RunRecord.file(sweep / "0").read_bytes()
     hydra_files = {p: p.read_bytes() for p in (sweep / "0" / ".hydra").iterdir()}
 
     resumed = run_cli(*args, "sweep.resume=true", cwd=tmp_path)
@@ -81,11 +83,14 @@ def test_a_sweep_killed_in_its_second_job_resumes_it_alone_without_traces(tmp_pa
         ["[2/2", "done]"],
     ]  # the skipped job is the first one done, not the second
     assert all(line.split()[2] == "ok" for line in lines if "done]" in line)
-    assert (sweep / "0" / "results.json").read_bytes() == finished  # skipped: not rewritten ...
+    assert RunRecord.file(sweep / "0").read_bytes() == finished  # skipped: not rewritten ...
     assert {
         p: p.read_bytes() for p in (sweep / "0" / ".hydra").iterdir()
     } == hydra_files  # ... nor its .hydra
-    assert json.loads((sweep / "1" / "results.attempt-1.json").read_text())["status"] == "running"
+    assert (
+        RunRecord.from_json(json.loads((sweep / "1" / "results.attempt-1.json").read_text())).status
+        == "running"
+    )
     assert_whole(sweep, jobs=2, epochs=4)  # the killed attempt's rows of job 1 are gone
 
 

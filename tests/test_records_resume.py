@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 from pathlib import Path
 
 import pytest
 import torch
 
+from experiments.records.run_record import RunRecord
+
 from .conftest import run_cli
 
 TINY = ["trainer.num_sanity_val_steps=0"]
 
 
-def results_of(run_dir: Path) -> dict:
-    return json.loads((run_dir / "results.json").read_text())
+def results_of(run_dir: Path) -> RunRecord:
+    return RunRecord.read(run_dir)
 
 
 def checkpoint_paths(run_dir: Path) -> set[str]:
@@ -46,7 +47,7 @@ def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp
         in (resumed.stdout)
     )
     done = results_of(run_dir)
-    assert done["status"] == "ok" and [e["epoch"] for e in done["history"]] == [1, 2]  # 1-based
+    assert done.status == "ok" and [e["epoch"] for e in done.history] == [1, 2]  # 1-based
     assert torch.load(checkpoints / "last.ckpt", weights_only=True)["epoch"] == 1  # rewritten whole
 
 
@@ -56,8 +57,8 @@ def test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints(tm
     first = run_cli("trainer.max_epochs=1", *TINY, f"hydra.run.dir={original}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     record = results_of(original)
-    assert record["run_dir"] == "." and record["best_checkpoint"] == "checkpoints/best.ckpt"
-    assert record["plots"] == ["plots/curves.png", "plots/confusion_matrix.png"]
+    assert record.run_dir == "." and record.best_checkpoint == "checkpoints/best.ckpt"
+    assert record.plots == ["plots/curves.png", "plots/confusion_matrix.png"]
 
     copied, moved = tmp_path / "copied", tmp_path / "elsewhere" / "moved"
     shutil.copytree(original, copied)
@@ -68,7 +69,7 @@ def test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints(tm
         resumed = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         done = results_of(run_dir)
-        assert done["status"] == "ok" and done["best_checkpoint"] == "checkpoints/best.ckpt"
+        assert done.status == "ok" and done.best_checkpoint == "checkpoints/best.ckpt"
         assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt", "last.ckpt"]
         assert all(p.startswith(str(run_dir.resolve())) for p in checkpoint_paths(run_dir))
         shutil.rmtree(run_dir)  # so the copy cannot lean on the moved dir either

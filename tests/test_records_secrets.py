@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
+
+from experiments.records.run_record import RunRecord
 
 from .conftest import cli_env, run_cli
 
@@ -34,7 +35,7 @@ def test_a_secret_typed_in_an_override_is_masked_in_every_file_of_the_run(tmp_pa
     assert list(saved)[-2:] == ["logger.wandb.name=run-***", "+notes.plain=***"]
     assert OmegaConf.load(run_dir / ".hydra" / "config.yaml").notes.plain == "***"
     assert OmegaConf.load(run_dir / ".hydra" / "hydra.yaml").hydra.overrides.task[-1] == "+notes.plain=***"
-    assert json.loads((run_dir / "results.json").read_text())["wandb"]["name"] == "run-***"
+    assert RunRecord.read(run_dir).wandb["name"] == "run-***"
 
 
 @pytest.mark.slow

@@ -17,6 +17,7 @@ import torch
 from experiments.config import ConfigError
 from experiments.data.archives import safe_extract
 from experiments.data.sources import DataSourceError
+from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
 from .conftest import QUICK, cli_env, run_cli, start_cli
@@ -24,8 +25,8 @@ from .conftest import QUICK, cli_env, run_cli, start_cli
 DETERMINISTIC = ["data.batch_size=4", "trainer.max_epochs=4", "deterministic=true", "logger=many"]
 
 
-def results_of(run_dir: Path) -> dict:
-    return json.loads((run_dir / "results.json").read_text())
+def results_of(run_dir: Path) -> RunRecord:
+    return RunRecord.read(run_dir)
 
 
 @pytest.mark.slow
@@ -43,29 +44,31 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     process.send_signal(signal.SIGTERM)
     assert process.wait(timeout=120) == 128 + signal.SIGTERM
     interrupted = results_of(cut)
-    assert interrupted["status"] == "interrupted" and "signal 15" in interrupted["error"]
+    assert interrupted.status == "interrupted" and "signal 15" in interrupted.error
     state = torch.load(cut / "checkpoints" / "interrupted.ckpt", weights_only=True)
     assert state["epoch"] == 1  # stopped during the second epoch ...
     served = state["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]["batches_served"]
     assert (
         0 < served <= 315
     )  # ... after some of its 315 batches (where exactly depends on the machine's load)
-    first_run_id = interrupted["wandb"]["run_id"]
+    first_run_id = interrupted.wandb["run_id"]
 
     resumed = run_cli(f"resume={cut}", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert f"Resuming {cut} from interrupted.ckpt" in resumed.stdout
     done, expected = results_of(cut), results_of(whole)
-    assert done["status"] == "ok" and done["metrics"] == expected["metrics"]
-    assert [e["val/acc"] for e in done["history"]] == [e["val/acc"] for e in expected["history"]]
-    assert json.loads((cut / "results.attempt-1.json").read_text())["status"] == "interrupted"
+    assert done.status == "ok" and done.metrics == expected.metrics
+    assert [e["val/acc"] for e in done.history] == [e["val/acc"] for e in expected.history]
+    assert (
+        RunRecord.from_json(json.loads((cut / "results.attempt-1.json").read_text())).status == "interrupted"
+    )
 
     rows = (cut / "metrics.csv").read_text().splitlines()
     assert (
         sum(1 for row in rows if row.startswith("0,")) >= 1 and len(rows) > 20
     )  # epoch-0 rows kept, appended to
     runs = [read_offline_run(d) for d in sorted((cut / "wandb").glob("offline-run-*"))]
-    assert len(runs) == 2 and {r.run_id for r in runs} == {first_run_id} == {done["wandb"]["run_id"]}
+    assert len(runs) == 2 and {r.run_id for r in runs} == {first_run_id} == {done.wandb["run_id"]}
     assert [r.exit_code for r in runs] == [1, 0]  # the interrupted attempt finished its W&B run too
     assert len(list((cut / "tensorboard").glob("events.out.tfevents.*"))) > len(
         list((whole / "tensorboard").glob("events.out.tfevents.*"))
@@ -218,11 +221,11 @@ def test_two_runs_started_together_get_their_own_dirs_and_a_used_dir_is_refused(
     logs = [tmp_path / f"{i}.log" for i in range(2)]
     processes = [start_cli(*QUICK, "+trainer.limit_train_batches=2", cwd=tmp_path, log=log) for log in logs]
     assert [p.wait(timeout=300) for p in processes] == [0, 0], [log.read_text()[-2000:] for log in logs]
-    dirs = sorted(p.parent for p in (tmp_path / "outputs" / "runs").glob("*/*/results.json"))
+    dirs = sorted(d for d in (tmp_path / "outputs" / "runs").glob("*/*") if RunRecord.exists(d))
     assert len(dirs) == 2 and dirs[0] != dirs[1]
     again = run_cli(*QUICK, f"hydra.run.dir={dirs[0]}", cwd=tmp_path)
     assert again.returncode == 2 and "already holds a run" in again.stderr
-    assert results_of(dirs[0])["status"] == "ok"
+    assert results_of(dirs[0]).status == "ok"
 
 
 @pytest.mark.slow
@@ -253,7 +256,7 @@ def test_secrets_from_the_environment_never_reach_a_file(tmp_path):
         stdin=subprocess.DEVNULL,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert results_of(run_dir)["status"] == "ok"
+    assert results_of(run_dir).status == "ok"
     checked = 0
     for path in run_dir.rglob("*"):
         if path.is_file():

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from experiments.records.plots import log_images, save_run_plots
+from experiments.records.run_plots import log_images, save_run_plots
 from experiments.records.run_record import RunRecord
 
 

@@ -3,13 +3,12 @@ rule, the paper's schedule, and a real run in which Lightning reaches the estima
 
 from __future__ import annotations
 
-import json
-
 import pytest
 import torch
 from torch import nn
 from torch.func import functional_call, hessian, jacrev
 
+from experiments.records.run_record import RunRecord
 from experiments.training.schedules import piecewise
 from experiments.training.sdlm import SDLM, gauss_newton_diagonal
 
@@ -134,8 +133,7 @@ def test_a_real_run_estimates_the_curvature_every_epoch(tmp_path) -> None:
     done = run_cli(*args, *QUICK, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "jit" not in done.stdout + done.stderr  # torch.func.hessian's forward mode warned once a run
-    results = json.loads((run_dir / "results.json").read_text())
-    assert results["metrics"]["test/acc"] > 0.5
+    assert RunRecord.read(run_dir).metrics["test/acc"] > 0.5
     checkpoint = torch.load(next(run_dir.glob("checkpoints/last*.ckpt")), weights_only=True)
     (state,) = checkpoint["optimizer_states"]
     curvatures = [s["curvature"] for s in state["state"].values()]

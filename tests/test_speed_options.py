@@ -124,14 +124,14 @@ def test_channels_last_batches_reach_the_steps_of_a_real_fit(tmp_path, monkeypat
 def test_channels_last_run_learns_like_the_default(tmp_path):
     default = train(tmp_path / "default")
     nhwc = train(tmp_path / "nhwc", "channels_last=true")
-    assert nhwc["status"] == "ok"
-    assert abs(nhwc["metrics"]["test/acc"] - default["metrics"]["test/acc"]) < 0.03
+    assert nhwc.status == "ok"
+    assert abs(nhwc.metrics["test/acc"] - default.metrics["test/acc"]) < 0.03
 
 
 @pytest.mark.slow
 def test_compiled_run_trains_and_saves_plain_state_dict_keys(tmp_path):
     compiled = train(tmp_path / "compiled", "compile=true", "trainer.max_epochs=1")
-    assert compiled["status"] == "ok" and compiled["metrics"]["test/acc"] > 0.5
+    assert compiled.status == "ok" and compiled.metrics["test/acc"] > 0.5
     checkpoint = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", weights_only=True)
     assert "net.features.0.weight" in checkpoint["state_dict"]
     assert not any("_orig_mod" in key for key in checkpoint["state_dict"])
@@ -194,4 +194,4 @@ def test_idle_cores_count_this_process_own_work_as_idle_and_wait_only_for_a_shor
 
 def test_a_run_records_its_thread_count(tmp_path):
     results = train(tmp_path, "threads=1")
-    assert results["device"]["cpu_threads"] == 1
+    assert results.device["cpu_threads"] == 1

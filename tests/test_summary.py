@@ -10,7 +10,7 @@ import pytest
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from experiments.cli.layers import main
+from experiments.cli.layers_command import main
 from experiments.models.alexnet import alexnet, alexnet_paper
 from experiments.models.layer_table import format_table, summarize, summary_metrics
 from experiments.models.layers import ScaledTanh

@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from PIL import Image
 
 from experiments.config import compose, config_dir, validate
+from experiments.records.run_record import RunRecord
 from experiments.sweeps.slots import DeviceSlots
 
 from .conftest import QUICK, compose_config, run_cli
@@ -21,8 +22,8 @@ from .conftest import QUICK, compose_config, run_cli
 TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 
 
-def results_in(sweep: Path) -> dict[int, dict]:
-    return {int(p.parent.name): json.loads(p.read_text()) for p in sweep.glob("*/results.json")}
+def results_in(sweep: Path) -> dict[int, RunRecord]:
+    return {int(p.parent.name): RunRecord.read(p.parent) for p in RunRecord.files_of_sweep(sweep)}
 
 
 def _hold_a_slot(lock_dir: str, devices: list[int], barrier, queue) -> None:
@@ -140,21 +141,21 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
     results = results_in(sweep)
-    assert results[0]["status"] == "ok" and results[1]["status"] == "failed"
-    assert "3.png" in results[1]["error"] and results[1]["traceback"]
+    assert results[0].status == "ok" and results[1].status == "failed"
+    assert "3.png" in results[1].error and results[1].traceback
     assert "[1/2] start" in first.stdout and "[2/2 done] failed" in first.stdout
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     assert summary["counts"] == {"failed": 1, "ok": 1}
     totals = summary["totals"]  # the sweep's wall time beside the training steps of its jobs
     assert totals["trained_jobs"] == 1
-    assert totals["train_seconds"] == results[0]["throughput"]["train_seconds"] > 0
+    assert totals["train_seconds"] == results[0].train_seconds > 0
     assert totals["sweep_wall_time_s"] > totals["train_seconds"]
     assert totals["training_share"] == totals["train_seconds"] / totals["sweep_wall_time_s"]
     markdown = (sweep / "sweep_summary.md").read_text()
     assert "2 jobs: 1 failed, 1 ok; 0:" in markdown and "of wall time; training steps" in markdown
     assert "{" not in markdown  # no raw Python dicts
     assert f"experiments compare {sweep.relative_to(tmp_path)}" in first.stdout
-    finished_at = results[0]["finished_at"]
+    finished_at = results[0].finished_at
 
     broken.write_bytes(good)
     second = run_cli(*args, "sweep.resume=true", cwd=tmp_path)
@@ -162,9 +163,12 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     assert f"Resuming sweep {sweep.relative_to(tmp_path)}" in second.stdout
     assert "Skipping finished job" in second.stdout
     results = results_in(sweep)
-    assert results[0]["finished_at"] == finished_at  # not re-run
-    assert results[1]["status"] == "ok"
-    assert json.loads((sweep / "1" / "results.attempt-1.json").read_text())["status"] == "failed"
+    assert results[0].finished_at == finished_at  # not re-run
+    assert results[1].status == "ok"
+    assert (
+        RunRecord.from_json(json.loads((sweep / "1" / "results.attempt-1.json").read_text())).status
+        == "failed"
+    )
     assert len(list((tmp_path / "outputs" / "multirun").glob("*/*"))) == 1
 
 
@@ -209,7 +213,7 @@ def test_a_sweep_with_a_bad_value_starts_no_job(tmp_path):
     assert result.returncode == 2
     assert "no job was started" in result.stderr
     assert "job 2 (optimizer.lr=-1 pooling=max): optimizer.lr: must be a number > 0" in result.stderr
-    assert not list(tmp_path.rglob("results.json"))
+    assert not [path for path in tmp_path.rglob("*") if RunRecord.exists(path)]
 
 
 def _take_a_gpu(sweep_dir: str, hold: float, queue) -> None:
@@ -329,7 +333,7 @@ def test_parallel_launcher_divides_the_cores_on_a_cpu(tmp_path):
     import os
 
     threads = max(1, (os.cpu_count() or 1) // 2)
-    assert {r["device"]["assigned"] for r in results_in(sweep).values()} == {f"cpu x{threads} threads"}
+    assert {r.device["assigned"] for r in results_in(sweep).values()} == {f"cpu x{threads} threads"}
 
 
 @pytest.mark.slow
@@ -340,7 +344,7 @@ def test_submitit_local_executor_runs_the_sweep(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     results = results_in(sweep)
-    assert sorted(results) == [0, 1] and all(r["status"] == "ok" for r in results.values())
+    assert sorted(results) == [0, 1] and all(r.status == "ok" for r in results.values())
     assert list((sweep / ".submitit").glob("*/*_result.pkl"))
 
 
@@ -355,7 +359,7 @@ def test_optuna_search_returns_the_metric_and_resumes_its_study(tmp_path):
     study = optuna.load_study(study_name="t", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
     assert len(study.trials) == 3
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
-    best_values = sorted(r["metrics"]["val/acc_best"] for r in results_in(sweep).values())
+    best_values = sorted(r.metrics["val/acc_best"] for r in results_in(sweep).values())
     assert sorted(t.value for t in study.trials) == pytest.approx(best_values)
 
     second = run_cli(*args, "hydra.sweeper.n_trials=2", cwd=tmp_path)

@@ -17,27 +17,27 @@ from .conftest import METRICS, compose_config
 FAST = ("trainer.max_epochs=2", "trainer.num_sanity_val_steps=0", "trainer=cpu")
 
 
-def train(tmp_path, *overrides: str) -> dict:
+def train(tmp_path, *overrides: str) -> RunRecord:
     cfg = compose_config(*FAST, *overrides, output_dir=str(tmp_path))
     run_job(cfg)
-    return RunRecord.read(tmp_path).to_json()
+    return RunRecord.read(tmp_path)
 
 
 def test_results_json_contract(tmp_path):
     results = train(tmp_path)
-    assert results["status"] == "ok" and results["error"] is None
-    assert set(results["metrics"]) >= METRICS
-    assert results["params"] == {"total": 61_706, "trainable": 61_706}
-    summary = results["summary"]  # the layer table of `python -m experiments.summary`, for every run
-    assert summary["totals"]["params"] == 61_706 and results["flops"] == summary["totals"]["flops"] > 0
+    assert results.status == "ok" and results.error is None
+    assert set(results.metrics) >= METRICS
+    assert results.params == {"total": 61_706, "trainable": 61_706}
+    summary = results.summary  # the layer table of `python -m experiments.summary`, for every run
+    assert summary["totals"]["params"] == 61_706 and results.flops == summary["totals"]["flops"] > 0
     assert [row["output_shape"][-1] for row in summary["layers"] if row["kind"] == "conv"] == [28, 10]
-    assert results["wall_time_s"] > 0 and results["throughput"]["train_images_per_s"] > 0
-    assert results["epochs"] == 2 and len(results["history"]) == 2
-    assert results["data_info"]["sizes"]["test"] == 360
-    assert results["versions"]["torch"] == torch.__version__.split("+")[0]
-    matrix = torch.tensor(results["confusion_matrix"])
+    assert results.wall_time_s > 0 and results.throughput["train_images_per_s"] > 0
+    assert results.epochs == 2 and len(results.history) == 2
+    assert results.data_info["sizes"]["test"] == 360
+    assert results.versions["torch"] == torch.__version__.split("+")[0]
+    matrix = torch.tensor(results.confusion_matrix)
     assert matrix.shape == (10, 10) and int(matrix.sum()) == 360
-    assert math.isclose(float(matrix.diag().sum()) / 360, results["metrics"]["test/acc"], abs_tol=1e-6)
+    assert math.isclose(float(matrix.diag().sum()) / 360, results.metrics["test/acc"], abs_tol=1e-6)
 
 
 def test_metrics_csv_has_every_metric_name(tmp_path):
@@ -53,12 +53,12 @@ def test_checkpoints_load_with_weights_only(tmp_path):
         checkpoint = torch.load(tmp_path / "checkpoints" / name, map_location="cpu", weights_only=True)
         assert set(checkpoint["state_dict"]) >= {"net.features.0.weight", "net.classifier.7.weight"}
         assert checkpoint["config"]["model"]["name"] == "lenet5"
-    assert results["best_checkpoint"].endswith("best.ckpt")
+    assert results.best_checkpoint.endswith("best.ckpt")
 
 
 def test_top5_is_reported_with_more_than_five_classes(tmp_path):
     results = train(tmp_path)  # digits: 10 classes
-    assert results["metrics"]["test/acc_top5"] >= results["metrics"]["test/acc"]
+    assert results.metrics["test/acc_top5"] >= results.metrics["test/acc"]
 
 
 def test_top5_is_left_out_with_five_classes_or_fewer(tmp_path):
@@ -75,8 +75,8 @@ def test_top5_is_left_out_with_five_classes_or_fewer(tmp_path):
         "data.cache=false",
         "data.batch_size=4",
     )
-    assert results["status"] == "ok" and "test/acc" in results["metrics"]
-    assert "test/acc_top5" not in results["metrics"]
+    assert results.status == "ok" and "test/acc" in results.metrics
+    assert "test/acc_top5" not in results.metrics
 
 
 @pytest.mark.parametrize(
@@ -97,10 +97,10 @@ def test_optimizers_and_schedulers_train(tmp_path, optimizer, scheduler):
         f"scheduler={scheduler}",
         "scheduler.factory.step_size=1" if scheduler == "step" else "seed=0",
     )
-    assert results["status"] == "ok"
-    losses = [epoch["train/loss"] for epoch in results["history"]]
+    assert results.status == "ok"
+    losses = [epoch["train/loss"] for epoch in results.history]
     assert losses[-1] < losses[0]
-    rates = [epoch["lr"] for epoch in results["history"]]
+    rates = [epoch["lr"] for epoch in results.history]
     if scheduler == "none":
         assert rates[0] == rates[-1]
     else:
@@ -109,7 +109,7 @@ def test_optimizers_and_schedulers_train(tmp_path, optimizer, scheduler):
 
 def test_onecycle_steps_every_batch(tmp_path):
     results = train(tmp_path, "scheduler=onecycle", "optimizer.lr=0.01")
-    first, second = (epoch["lr"] for epoch in results["history"])
+    first, second = (epoch["lr"] for epoch in results.history)
     assert first != second and max(first, second) <= 0.01
 
 
@@ -118,9 +118,9 @@ def test_same_seed_gives_identical_metrics_and_other_seeds_differ(tmp_path):
         train(tmp_path / name, "deterministic=true", f"seed={seed}")
         for name, seed in (("a", 0), ("b", 0), ("c", 1))
     ]
-    assert runs[0]["metrics"] == runs[1]["metrics"]
-    assert runs[0]["history"][0]["train/loss"] == runs[1]["history"][0]["train/loss"]
-    assert runs[0]["metrics"] != runs[2]["metrics"]
+    assert runs[0].metrics == runs[1].metrics
+    assert runs[0].history[0]["train/loss"] == runs[1].history[0]["train/loss"]
+    assert runs[0].metrics != runs[2].metrics
 
 
 def test_early_stopping_stops_the_run(tmp_path):
@@ -131,15 +131,15 @@ def test_early_stopping_stops_the_run(tmp_path):
         "callbacks.early_stopping.patience=0",
         "callbacks.early_stopping.min_delta=0.5",
     )
-    assert results["status"] == "ok" and results["epochs"] < 6
+    assert results.status == "ok" and results.epochs < 6
 
 
 def test_failed_job_is_recorded(tmp_path):
     with pytest.raises(Exception, match="training loss is nan"):
         train(tmp_path, "optimizer=sgd", "optimizer.lr=1e30", "optimizer.momentum=0.0")
-    results = RunRecord.read(tmp_path).to_json()
-    assert results["status"] == "failed"
-    assert "NonFiniteLossError" in results["error"] and results["traceback"]
+    results = RunRecord.read(tmp_path)
+    assert results.status == "failed"
+    assert "NonFiniteLossError" in results.error and results.traceback
 
 
 def test_threads_setting_is_applied(tmp_path):
@@ -148,7 +148,7 @@ def test_threads_setting_is_applied(tmp_path):
     before = torch.get_num_threads()
     try:
         results = train(tmp_path, "threads=1")
-        assert results["status"] == "ok" and torch.get_num_threads() == 1
+        assert results.status == "ok" and torch.get_num_threads() == 1
     finally:
         torch.set_num_threads(before)
 
@@ -158,6 +158,6 @@ def test_the_eval_batch_size_changes_no_metric(tmp_path):
     big = train(tmp_path / "big")
     small = train(tmp_path / "small", "data.eval_batch_size=64")
     for key in ("val/acc", "test/acc", "test/f1_macro"):
-        assert big["metrics"][key] == small["metrics"][key]
+        assert big.metrics[key] == small.metrics[key]
     for key in ("val/loss", "test/loss"):
-        assert math.isclose(big["metrics"][key], small["metrics"][key], rel_tol=1e-5)
+        assert math.isclose(big.metrics[key], small.metrics[key], rel_tol=1e-5)

@@ -2,7 +2,7 @@
 
 import sys
 
-from experiments.cli.layers import main
+from experiments.cli.layers_command import main
 
 if __name__ == "__main__":
     sys.exit(main())

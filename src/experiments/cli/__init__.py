@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> None:
 
         sys.exit(compare(argv[1:]))
     if argv[:1] == ["layers"]:
-        from experiments.cli.layers import main as layers
+        from experiments.cli.layers_command import main as layers
 
         sys.exit(layers(argv[1:]))
     if argv[:1] == ["--version"]:

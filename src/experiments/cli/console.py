@@ -3,16 +3,10 @@
 from __future__ import annotations
 
 import logging
-import warnings
 
 OURS = "experiments"
 # Libraries' INFO records a person asked for: Lightning's profiler report (debug=profile).
 ASKED_FOR = ("pytorch_lightning.profilers", "lightning.pytorch.profilers")
-# Deprecations inside the libraries we call, not in the user's code or config.
-LIBRARY_WARNINGS = (
-    r".*isinstance\(treespec, LeafSpec\)",  # pytorch_lightning's _pytree on torch >= 2.9
-    r".*`TensorBoard` is not installed.*",
-)
 
 
 class LibrariesAtWarning(logging.Filter):
@@ -35,9 +29,3 @@ class ConsoleFormatter(logging.Formatter):
             return message
         source = "" if record.name.startswith(OURS) else f" ({record.name})"
         return f"{record.levelname.lower()}{source}: {message}"
-
-
-def quiet_library_warnings() -> None:
-    """Hide the libraries' own deprecation warnings that a user cannot act on."""
-    for pattern in LIBRARY_WARNINGS:
-        warnings.filterwarnings("ignore", message=pattern)

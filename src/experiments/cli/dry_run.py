@@ -52,7 +52,7 @@ def print_dry_run(check: UpFrontCheck) -> int:
 
 def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]]) -> tuple[int, float]:
     """Parameters and forward MFLOPs per image of the job's network (built once per distinct network)."""
-    from experiments.cli.layers import layer_table_of
+    from experiments.cli.layers_command import layer_table_of
 
     key = json.dumps(
         [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str

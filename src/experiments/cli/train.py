@@ -8,6 +8,7 @@ Bad input exits 2 with one line, before a run dir exists. :mod:`experiments.api`
 
 from __future__ import annotations
 
+import os
 import sys
 from functools import partial
 from pathlib import Path
@@ -16,10 +17,10 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.cli.task import fail, train
 from experiments.config import ConfigError, config_dir, validate
 from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session, open_mapping_overrides
 from experiments.records.run_record import RunRecord
+from experiments.training.task import train
 
 MULTIRUN_FLAGS = ("-m", "--multirun")
 
@@ -53,8 +54,8 @@ def run_once(argv: list[str]) -> Path | int:
         _refuse_used_run_dir(cfg)
         refuse_bad_weights(cfg)
         _fix_run_dir(cfg)
+        from experiments.records.lock import claimed_run_dir
         from experiments.records.redaction import redact
-        from experiments.training.resume import claimed_run_dir
 
         with claimed_run_dir(
             Path(cfg.hydra.run.dir)
@@ -71,7 +72,8 @@ def run_sweep(argv: list[str]) -> Path | int:
     With ``sweep.dry_run=true`` it lists the jobs instead and returns the exit code (0, or 2 for bad jobs).
     """
     from experiments.sweeps.grid import check_sweep
-    from experiments.sweeps.resume import resume_argument
+    from experiments.sweeps.sweep_resume import resume_argument
+    from experiments.sweeps.sweep_task import sweep_task
 
     overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
     check = check_sweep(overrides)
@@ -104,7 +106,7 @@ def run_sweep(argv: list[str]) -> Path | int:
         if check.grid and not chosen and str(cfg.hydra.sweeper._target_).endswith(".BasicSweeper"):
             # Every job was composed above: the same grid, without Hydra composing each job again.
             overrides += ["hydra/sweeper=grid", "hydra.sweeper.jobs_checked=true"]
-        session.multirun(CONFIG_NAME, partial(train, checked=check.grid, identical=reuse), overrides)
+        session.multirun(CONFIG_NAME, partial(sweep_task, checked=check.grid, identical=reuse), overrides)
     return sweep_dir
 
 
@@ -183,7 +185,23 @@ def _saved_overrides(run_dir: Path) -> list[str]:
 @hydra.main(version_base="1.3", config_path=str(config_dir()), config_name=CONFIG_NAME)
 def hydra_main(cfg: DictConfig) -> float | None:
     """Sweeps (``-m``) and Hydra's own flags (``--cfg``, ``--info``, ``--hydra-help``, ...)."""
-    return train(cfg)
+    from experiments.data.errors import DataSourceError
+    from experiments.sweeps.sweep_task import sweep_task
+
+    try:
+        return sweep_task(cfg)  # a single run goes straight to the job's task function
+    except (ConfigError, DataSourceError) as error:  # a single run's bad input (a sweep records it)
+        fail(error)
+    return None
+
+
+def fail(error: Exception) -> None:
+    """One line and exit code 2 for bad input (the traceback with ``HYDRA_FULL_ERROR=1``)."""
+    if os.environ.get("HYDRA_FULL_ERROR") == "1":
+        raise error
+    kind = "Config error" if isinstance(error, ConfigError) else "Error"
+    print(f"{kind}: {error}", file=sys.stderr)
+    sys.exit(2)
 
 
 def main(argv: list[str]) -> int:

@@ -2,7 +2,7 @@
 
 from experiments.config.compose import compose, config_dir, config_groups
 from experiments.config.errors import ConfigError
-from experiments.config.folders import register_resolvers
+from experiments.config.folder_resolvers import register_resolvers
 from experiments.config.rules import validate
 
 register_resolvers()

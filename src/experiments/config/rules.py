@@ -14,7 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from experiments.config.errors import ConfigError
-from experiments.config.folders import check_image_folder
+from experiments.config.folder_resolvers import check_image_folder
 from experiments.models.geometry import (
     PADDING_MODES,
     PADDING_SIZES,

@@ -2,6 +2,7 @@
 
 So a run that is still training is never taken over (``resume=``, a second run in the same dir, a
 sweep resumed twice), and a killed run can be resumed at once. The file holds the holder's PID.
+A single run holds its dir with :func:`claimed_run_dir`, a sweep job with :func:`claim_job`.
 """
 
 from __future__ import annotations
@@ -9,10 +10,15 @@ from __future__ import annotations
 import fcntl
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-from experiments.records.atomic import remove_stale_temporaries
+from experiments.records.atomic import no_space, remove_stale_temporaries
+
+if TYPE_CHECKING:
+    from experiments.config.errors import ConfigError
 
 LOCK_FILE = ".run.lock"
 _held: dict[Path, IO[str]] = {}
@@ -69,6 +75,57 @@ def claim_job(run_dir: str | Path) -> str | None:
     except RunLocked as held:
         return str(held)
     return None
+
+
+@contextmanager
+def claimed_run_dir(run_dir: Path) -> Iterator[None]:
+    """Hold the run dir's lock (taken before anything is written there) while the run goes on.
+
+    ConfigError where another process holds it, where the dir is not writable, and for a full disk
+    (:class:`experiments.records.atomic.NoSpaceLeft`, e.g. while Hydra writes ``.hydra/``).
+    """
+    from experiments.config.errors import ConfigError
+
+    try:
+        lock_run_dir(run_dir)
+    except RunLocked as held:
+        raise ConfigError(
+            "hydra.run.dir", f"{held}; choose another dir, or wait for it to end and resume={run_dir}"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            "hydra.run.dir",
+            f"{run_dir} is not writable ({error.strerror or error}); choose a dir you can write to",
+        ) from None
+    try:
+        yield
+    except OSError as error:
+        if (full := no_space(error)) is None:
+            raise
+        raise no_space_error(full) from error
+    finally:
+        unlock_run_dir(run_dir)
+
+
+def no_space_error(full: OSError) -> ConfigError:
+    """The one line for a full disk: where, and what to do; the files written before are intact."""
+    from experiments.config.errors import ConfigError
+
+    return ConfigError(
+        "hydra.run.dir", f"{full}; free space there or choose another dir (the earlier files are intact)"
+    )
+
+
+def refuse_locked(run_dir: Path, key: str = "resume") -> None:
+    """A run dir that another process is training in is refused (a ConfigError on ``key``), naming its PID."""
+    from experiments.config.errors import ConfigError
+
+    pid = lock_holder(run_dir)
+    if pid is not None:
+        holder = f"PID {pid}" if pid else "another process"
+        raise ConfigError(
+            key, f"{run_dir} is in use by a running job ({holder}); wait for it to end, or stop it first"
+        )
 
 
 def unlock_run_dir(run_dir: str | Path) -> None:

@@ -74,7 +74,8 @@ class RunRecord:
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, written back as read
     # Where this record was read from; never written into results.json.
     path: str = field(default="", metadata={"persist": False})
-    source: str = field(default=RESULTS_FILE, metadata={"persist": False})  # wandb-offline, wandb-api, runs.csv
+    # results.json, wandb-offline, wandb-api, runs.csv
+    source: str = field(default=RESULTS_FILE, metadata={"persist": False})
     config: dict[str, Any] = field(default_factory=dict, metadata={"persist": False})  # .hydra/config.yaml
 
     # JSON types each top-level key may have (besides null); checked on reading.
@@ -113,8 +114,9 @@ class RunRecord:
         values: dict[str, Any] = {k: v for k, v in data.items() if k in known and v is not None}
         values["schema_version"] = _integer(data.get("schema_version")) or 1
         params = values.get("params")
-        if isinstance(params, int | float):  # a bare count in early records
-            values["params"] = {"total": int(params), "trainable": int(params)}
+        if isinstance(params, int | float):  # a bare count in early records (NaN or inf: unknown)
+            total = _integer(params)
+            values["params"] = None if total is None else {"total": total, "trainable": total}
         try:
             values["metrics"] = _numbers(values.get("metrics", {}))
             values["history"] = [_numbers(row) for row in values.get("history", []) if isinstance(row, dict)]
@@ -148,7 +150,7 @@ class RunRecord:
             )
         try:
             return cls.from_json(json.loads(path.read_text()), **where)
-        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecordError) as error:
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError, RecordError) as error:
             return cls(status="unreadable", error=f"unreadable {path}: {error}", **where)
 
     @staticmethod
@@ -269,7 +271,9 @@ def records_from_runs_csv(path: str | Path) -> list[RunRecord]:
                     name=row.get("name") or "",
                     overrides=overrides,
                     seed=seed,
-                    metrics={k: v for k, v in ((k, number(v)) for k, v in row.items() if "/" in k) if v is not None},
+                    metrics={
+                        k: v for k, v in ((k, number(v)) for k, v in row.items() if "/" in k) if v is not None
+                    },
                     best_epoch=_integer(row.get("best_epoch")),
                     epochs=_integer(row.get("epochs")),
                     params={"total": params, "trainable": params} if params is not None else None,
@@ -301,8 +305,13 @@ def parse_overrides(overrides: Iterable[str]) -> dict[str, str]:
 
 
 def finite(value: Any) -> bool:
-    """A real, finite number (``True``/``False`` are not numbers here)."""
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A real, finite number (``True``/``False`` are not numbers here, nor an int too large for a float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
 
 
 def number(value: Any) -> float | None:

@@ -81,7 +81,7 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | N
                     wall_time_s=_elapsed(job),
                 )
         if full is not None:
-            from experiments.training.resume import no_space_error
+            from experiments.records.lock import no_space_error
 
             raise no_space_error(full) from error
         raise

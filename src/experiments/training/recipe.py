@@ -185,7 +185,7 @@ def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
 
 def record_plots(job: JobContext) -> None:
     """Curves and confusion matrix as PNGs in the run dir, also logged as images; never fails the job."""
-    from experiments.records.plots import log_images, save_run_plots
+    from experiments.records.run_plots import log_images, save_run_plots
 
     assert job.results is not None
     try:

@@ -7,14 +7,13 @@ of its checkpoints the newest that loads is taken (torch is imported only to che
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import ConfigError
-from experiments.records.lock import lock_holder
+from experiments.records.lock import lock_holder, refuse_locked
 from experiments.records.run_record import RunRecord
 
 CHECKPOINTS = ("interrupted.ckpt", "last.ckpt")
@@ -50,16 +49,6 @@ def latest_checkpoint(run_dir: Path, skipped: list[str] | None = None) -> Path |
     return None
 
 
-def refuse_locked(run_dir: Path, key: str = "resume") -> None:
-    """A run dir that another process is training in is refused, naming its PID."""
-    pid = lock_holder(run_dir)
-    if pid is not None:
-        holder = f"PID {pid}" if pid else "another process"
-        raise ConfigError(
-            key, f"{run_dir} is in use by a running job ({holder}); wait for it to end, or stop it first"
-        )
-
-
 def find_resumable(root: Path, cfg: DictConfig) -> Path | None:
     """The newest unfinished run dir under ``root`` whose saved config equals ``cfg`` (paths aside)."""
     return next(resumable_runs(root, cfg), None)
@@ -71,7 +60,11 @@ def resumable_runs(root: Path, cfg: DictConfig) -> Iterator[Path]:
     candidates = sorted(root.glob("**/.hydra/config.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
     for saved in candidates:
         run_dir = saved.parent.parent
-        if RunRecord.read(run_dir).ok or not checkpoints_newest_first(run_dir) or lock_holder(run_dir) is not None:
+        if (
+            RunRecord.read(run_dir).ok
+            or not checkpoints_newest_first(run_dir)
+            or lock_holder(run_dir) is not None
+        ):
             continue
         if _identity(OmegaConf.to_container(OmegaConf.load(saved), resolve=False)) == wanted:
             yield run_dir
@@ -115,41 +108,3 @@ def resolve_resume(
                 f"add model={model} or resume another run",
             )
     return run_dir, path
-
-
-@contextmanager
-def claimed_run_dir(run_dir: Path) -> Iterator[None]:
-    """Hold the run dir's lock (taken before anything is written there) while the run goes on.
-
-    ConfigError where another process holds it, where the dir is not writable, and for a full disk
-    (:class:`experiments.records.atomic.NoSpaceLeft`, e.g. while Hydra writes ``.hydra/``).
-    """
-    from experiments.records.atomic import no_space
-    from experiments.records.lock import RunLocked, lock_run_dir, unlock_run_dir
-
-    try:
-        lock_run_dir(run_dir)
-    except RunLocked as held:
-        raise ConfigError(
-            "hydra.run.dir", f"{held}; choose another dir, or wait for it to end and resume={run_dir}"
-        ) from None
-    except OSError as error:
-        raise ConfigError(
-            "hydra.run.dir",
-            f"{run_dir} is not writable ({error.strerror or error}); choose a dir you can write to",
-        ) from None
-    try:
-        yield
-    except OSError as error:
-        if (full := no_space(error)) is None:
-            raise
-        raise no_space_error(full) from error
-    finally:
-        unlock_run_dir(run_dir)
-
-
-def no_space_error(full: OSError) -> ConfigError:
-    """The one line for a full disk: where, and what to do; the files written before are intact."""
-    return ConfigError(
-        "hydra.run.dir", f"{full}; free space there or choose another dir (the earlier files are intact)"
-    )
