@@ -123,20 +123,20 @@ def test_no_module_is_over_350_lines(path):
 
 def test_the_package_tree_shows_the_rooms():
     rooms = {p.name for p in PACKAGE.iterdir() if p.is_dir() and (p / "__init__.py").is_file()}
-    assert {"cli", "config", "training", "sweeps", "records", "models", "data", "compare"} <= rooms
+    assert {"cli", "config", "training", "sweeps", "records", "models", "data", "comparison"} <= rooms
     loose = {p.name for p in PACKAGE.glob("*.py")}
     assert loose <= {"__init__.py", "__main__.py", "api.py", "summary.py"}, loose
 
 
 # Rooms a room may not import (arrows point one way: cli -> config -> training -> records; sweeps wrap
-# jobs from the launcher side; compare reads records only, never trains).
+# jobs from the launcher side; the comparison reads records only, never trains).
 FORBIDDEN = {
-    "config": {"cli", "training", "sweeps", "records", "compare", "data", "api"},
-    "records": {"cli", "training", "sweeps", "compare", "api"},
-    "training": {"cli", "sweeps", "compare", "api"},
-    "compare": {"cli", "training", "sweeps", "data", "models"},
-    "models": {"cli", "config", "training", "sweeps", "records", "compare", "data", "api"},
-    "data": {"cli", "training", "sweeps", "records", "compare", "models", "api"},
+    "config": {"cli", "training", "sweeps", "records", "comparison", "data", "api"},
+    "records": {"cli", "training", "sweeps", "comparison", "api"},
+    "training": {"cli", "sweeps", "comparison", "api"},
+    "comparison": {"cli", "training", "sweeps", "data", "models"},
+    "models": {"cli", "config", "training", "sweeps", "records", "comparison", "data", "api"},
+    "data": {"cli", "training", "sweeps", "records", "comparison", "models", "api"},
 }
 
 
@@ -162,22 +162,6 @@ RECORD_MODULE = PACKAGE / "records" / "run_record.py"
 RECORD_FILE_NAME = re.compile(r"(^|[/*\\])results\.json$")
 # Tests that assert on the record file itself, not on the record (none today; keep this tiny).
 RECORD_FILE_ALLOWED: set[str] = set()
-# TODO(merge): compare moves to RunRecord on branch house-compare
-RECORD_FILE_PENDING = (
-    "src/experiments/compare/",
-    "tests/test_compare",
-    "tests/test_effects.py",
-    "tests/test_settling.py",
-)
-# TODO(merge): tests other engineers edit in this pass, and benchmarks/ (import lines only on this branch);
-# each moves to RunRecord, then leaves this list (the test below says when).
-RECORD_FILE_ELSEWHERE = {
-    "tests/test_identical_jobs.py",
-    "tests/test_config.py",
-    "benchmarks/bench_sweep.py",
-    "benchmarks/bench_time_to_accuracy.py",
-    "benchmarks/profile_sweep.py",
-}
 
 
 def docstring_nodes(tree: ast.AST) -> set[int]:
@@ -227,9 +211,7 @@ def test_only_run_record_names_the_record_file():
     found = []
     for path in record_file_sources():
         where = path.relative_to(REPO).as_posix()
-        if path == RECORD_MODULE or where in RECORD_FILE_ALLOWED | RECORD_FILE_ELSEWHERE:
-            continue
-        if where.startswith(RECORD_FILE_PENDING):
+        if path == RECORD_MODULE or where in RECORD_FILE_ALLOWED:
             continue
         found += [f"{where}:{line}" for line in record_file_names(path.read_text())]
     assert not found, "use RunRecord.read / .file / .exists / .files_of_sweep, RecordWriter:\n" + "\n".join(
@@ -239,7 +221,7 @@ def test_only_run_record_names_the_record_file():
 
 def test_the_exceptions_to_the_record_file_rule_still_name_it():
     """An entry that no longer names the record file is dropped from the lists above."""
-    for where in RECORD_FILE_ALLOWED | RECORD_FILE_ELSEWHERE:
+    for where in RECORD_FILE_ALLOWED:
         assert record_file_names((REPO / where).read_text()), f"{where} no longer needs its exception"
 
 
@@ -247,14 +229,12 @@ def test_the_exceptions_to_the_record_file_rule_still_name_it():
 
 # Names that mean the same in every room: the package files, and each room's exception types.
 SHARED_NAMES = {"__init__.py", "__main__.py", "errors.py"}
-# TODO(merge): compare moves to RunRecord on branch house-compare (its plots.py and report.py renamed there)
-SKIPPED_ROOMS = {"compare"}
 
 
 def test_no_two_rooms_have_a_module_of_the_same_name():
     rooms: dict[str, list[str]] = {}
-    for path in sorted(PACKAGE.glob("*/*.py")):
-        if path.parent.name not in SKIPPED_ROOMS and path.name not in SHARED_NAMES:
-            rooms.setdefault(path.name, []).append(path.parent.name)
+    for path in sorted(PACKAGE.glob("*/**/*.py")):
+        if path.name not in SHARED_NAMES:
+            rooms.setdefault(path.name, []).append(path.relative_to(PACKAGE).parent.as_posix())
     twice = {name: found for name, found in rooms.items() if len(found) > 1}
     assert not twice, f"the same file name in different rooms (name one for what it does there): {twice}"

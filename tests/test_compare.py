@@ -25,7 +25,7 @@ from experiments.comparison.analysis.insights import insights
 from experiments.comparison.analysis.seed_stats import bootstrap, holm, seed_stats, welch
 from experiments.comparison.sources.collect import collect
 from experiments.comparison.sources.wandb_logs import read_wandb_file, wandb_url
-from experiments.records.run_record import parse_overrides
+from experiments.records.run_record import RunRecord, parse_overrides
 from experiments.records.wandb_offline import records as wandb_records
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -110,7 +110,7 @@ def write_run(
             "confusion_matrix": matrix,
             "data_info": {"classes": [str(i) for i in range(classes)]},
         }
-    (run_dir / "results.json").write_text(json.dumps(results))
+    RunRecord.file(run_dir).write_text(json.dumps(results))  # as a job writes it
     return run_dir
 
 
@@ -469,19 +469,19 @@ def test_real_sweep_then_compare_cli(tmp_path):
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     job_dirs = sorted((p for p in sweep.iterdir() if p.is_dir()), key=lambda p: int(p.name))
     assert len(job_dirs) == 4
-    results = {p.name: json.loads((p / "results.json").read_text()) for p in job_dirs}
-    assert all(r["status"] == "ok" for r in results.values())
+    results = {p.name: RunRecord.read(p) for p in job_dirs}
+    assert all(r.ok for r in results.values())
 
     # one more job that failed: a copy of a job dir whose results.json says so
     failed = sweep / "4"
     shutil.copytree(job_dirs[0], failed, ignore=shutil.ignore_patterns("checkpoints"))
-    broken = json.loads((failed / "results.json").read_text())
+    broken = json.loads(RunRecord.file(failed).read_text())
     broken.update(status="failed", error="RuntimeError: failed on purpose", metrics={}, history=[])
     broken.update(
         overrides=["pooling=max", "seed=2", "trainer.max_epochs=1"],
         name="pooling=max,seed=2,trainer.max_epochs=1",
     )
-    (failed / "results.json").write_text(json.dumps(broken))
+    RunRecord.file(failed).write_text(json.dumps(broken))
 
     out = tmp_path / "report"
     done = subprocess.run(
@@ -501,9 +501,9 @@ def test_real_sweep_then_compare_cli(tmp_path):
     by_label = {g["label"]: g for g in summary["groups"]}
     assert set(by_label) == {"pooling=max", "pooling=avg"}
     for pooling in ("max", "avg"):
-        finished = [r for r in results.values() if r["swept"]["pooling"] == pooling]
+        finished = [r for r in results.values() if r.swept["pooling"] == pooling]
         for metric in ("test/acc", "test/f1_macro", "val/acc_best"):
-            values = [r["metrics"][metric] for r in finished]
+            values = [r.metrics[metric] for r in finished]
             stats = by_label[f"pooling={pooling}"]["stats"][metric]
             assert stats["n"] == 2
             assert stats["mean"] == pytest.approx(statistics.mean(values), abs=1e-12)
@@ -521,7 +521,7 @@ def test_real_sweep_then_compare_cli(tmp_path):
     md = (out / "report.md").read_text()
     for pooling in ("max", "avg"):
         mean = statistics.mean(
-            r["metrics"]["test/acc"] for r in results.values() if r["swept"]["pooling"] == pooling
+            r.metrics["test/acc"] for r in results.values() if r.swept["pooling"] == pooling
         )
         assert f"| pooling={pooling} |" in md and f"{100 * mean:.2f} ±" in md
     assert "failed on purpose" in md
@@ -551,9 +551,9 @@ def test_real_sweep_then_compare_cli(tmp_path):
     assert [r["status"] for r in rows] == ["ok", "ok", "ok", "ok", "failed"]
     for row, job in zip(rows, job_dirs):
         expected = results[job.name]
-        assert row["pooling"] == expected["swept"]["pooling"] and int(row["seed"]) == expected["seed"]
-        assert float(row["test/acc"]) == pytest.approx(expected["metrics"]["test/acc"])
-        assert int(row["params"]) == expected["params"]["total"]
+        assert row["pooling"] == expected.swept["pooling"] and int(row["seed"]) == expected.seed
+        assert float(row["test/acc"]) == pytest.approx(expected.metrics["test/acc"])
+        assert int(row["params"]) == expected.params_total
 
 
 def test_cli_prints_values_with_brackets_verbatim(tmp_path, capsys):

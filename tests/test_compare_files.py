@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from experiments.comparison import compare, main
+from experiments.records.run_record import RunRecord
 
 from .test_compare import write_run
 
@@ -36,7 +37,7 @@ def six_job_sweep(root: Path) -> Path:
             num += 1
     for content in BAD_FILES.values():
         run_dir = write_run(root, num, {"pooling": "max", "seed": 10 + num}, 0.5)
-        target = run_dir / "results.json"
+        target = RunRecord.file(run_dir)
         target.write_bytes(content) if isinstance(content, bytes) else target.write_text(content)
         num += 1
     return root
@@ -50,7 +51,7 @@ def test_bad_results_files_are_listed_as_unreadable_and_the_rest_goes_on(tmp_pat
     unreadable = [r for r in report.runs if r.status == "unreadable"]
     assert len(unreadable) == len(BAD_FILES) and len(report.runs) == 6 + len(BAD_FILES)
     for run in unreadable:
-        assert str(Path(run.path) / "results.json") in (run.error or ""), run.error
+        assert str(RunRecord.file(run.path)) in (run.error or ""), run.error
         assert run.path in printed
     errors = " ".join(r.error or "" for r in unreadable)
     assert "found null" in errors and "found list" in errors and "no `status` field" in errors
@@ -71,7 +72,7 @@ def test_an_unreadable_run_without_settings_joins_no_group(tmp_path):
         write_run(tmp_path / "sweep", num, {"pooling": pooling, "seed": 0}, acc)
     lost = tmp_path / "sweep" / "2"
     lost.mkdir()
-    (lost / "results.json").write_text("null")
+    RunRecord.file(lost).write_text("null")
     report = compare([tmp_path / "sweep"], tmp_path / "out", plots=False)
     assert [g.label for g in report.groups] == ["pooling=max", "pooling=avg"]
     assert [r.path for r in report.failed] == [str(lost)]

@@ -16,6 +16,7 @@ from experiments.comparison import compare
 from experiments.comparison.analysis.grouping import group_runs
 from experiments.comparison.sources.collect import collect
 from experiments.comparison.writers.group_plots import axis_label, confusion_choice, subject
+from experiments.records.run_record import RunRecord
 
 from .conftest import run_in_terminal
 from .test_compare import parse_html, pixel_variance, write_run
@@ -143,11 +144,11 @@ def test_all_runs_table_in_percent_with_one_based_epochs(tmp_path):
     text = (tmp_path / "out" / "report.html").read_text()
     runs_part = text[text.index("<h2>All runs</h2>") :]
     assert "<th>test/acc %</th>" in runs_part and "<th>best epoch</th>" in runs_part
-    first = json.loads((tmp_path / "sweep" / "0" / "results.json").read_text())
+    first = RunRecord.read(tmp_path / "sweep" / "0")
     cells = parse_html(tmp_path / "out" / "report.html").cells
-    assert f"{100 * first['metrics']['test/acc']:.2f}" in cells  # 94.10, not 0.9410
-    assert f"{first['metrics']['test/acc']:.4f}" not in runs_part
-    assert first["best_epoch"] == 3 and "3" in cells  # the last of 3 epochs, 1-based as recorded
+    assert f"{100 * first.metrics['test/acc']:.2f}" in cells  # 94.10, not 0.9410
+    assert f"{first.metrics['test/acc']:.4f}" not in runs_part
+    assert first.best_epoch == 3 and "3" in cells  # the last of 3 epochs, 1-based as recorded
 
 
 # --------------------------------------------------------------------------- plots
@@ -183,9 +184,9 @@ def test_best_confusion_is_chosen_by_validation_not_test(tmp_path):
     write_run(sweep, 1, {"pooling": "max", "seed": 1}, 0.90)
     write_run(sweep, 2, {"pooling": "avg", "seed": 0}, 0.95)
     write_run(sweep, 3, {"pooling": "avg", "seed": 1}, 0.94)
-    results = json.loads((sweep / "0" / "results.json").read_text())
+    results = json.loads(RunRecord.file(sweep / "0").read_text())
     results["metrics"]["val/acc_best"] = 0.80  # ... but a poor validation score
-    (sweep / "0" / "results.json").write_text(json.dumps(results))
+    RunRecord.file(sweep / "0").write_text(json.dumps(results))
     report = compare([sweep], tmp_path / "out")
     run, chooser = confusion_choice(report.groups)
     assert chooser == "val/acc_best" and run.name == "pooling=avg,seed=0"

@@ -14,6 +14,7 @@ import yaml
 from experiments.comparison import compare
 from experiments.comparison.analysis.search import find_search, fmt_value
 from experiments.comparison.sources.collect import collect
+from experiments.records.run_record import RunRecord
 
 from .conftest import QUICK, cli_env
 from .test_compare import write_run
@@ -33,9 +34,9 @@ def optuna_sweep(root: Path, flagged: bool = True) -> Path:
         if flagged:
             overrides["hparams_search"] = "optuna"
         run_dir = write_run(root, num, overrides, acc, config={"optimized_metric": "val/acc"})
-        results = json.loads((run_dir / "results.json").read_text())
+        results = json.loads(RunRecord.file(run_dir).read_text())
         results["metrics"]["val/acc_best"] = val
-        (run_dir / "results.json").write_text(json.dumps(results))
+        RunRecord.file(run_dir).write_text(json.dumps(results))
     if flagged:
         (root / "optimization_results.yaml").write_text("name: optuna\nbest_value: 0.96\n")
     return root

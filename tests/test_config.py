@@ -12,6 +12,7 @@ from omegaconf import OmegaConf
 
 from experiments.config import ConfigError, compose, config_dir, validate
 from experiments.models.geometry import Conv, Pool
+from experiments.records.run_record import RESULTS_FILE
 
 from .conftest import REPO, cli_env, compose_config, run_cli
 
@@ -181,7 +182,7 @@ def test_cli_config_error_exits_2_before_torch_is_imported(tmp_path, override, m
     assert f"Config error: {message}" in result.stderr
     assert "hydra" in imported and "torch" not in imported and "pytorch_lightning" not in imported
     assert "Traceback" not in result.stderr
-    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob("results.json"))
+    assert not (tmp_path / "outputs").exists() or not list((tmp_path / "outputs").rglob(RESULTS_FILE))
 
 
 def test_help_and_cfg_job_do_not_import_torch(tmp_path):

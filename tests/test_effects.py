@@ -327,7 +327,6 @@ def test_effects_frame_from_runs() -> None:
     def run(pooling: str, seed: int, acc: float | None, status: str = "ok") -> RunRecord:
         return RunRecord(
             path=f"/runs/{pooling}-{seed}",
-            source="results.json",
             status=status,
             overrides=[f"pooling={pooling}", f"seed={seed}"],
             metrics={} if acc is None else {METRIC: acc},

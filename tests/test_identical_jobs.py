@@ -6,6 +6,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
+from experiments.records.run_record import RunRecord
 from experiments.sweeps.identical import block_order_is_moot, identical_jobs
 
 from .conftest import compose_config, run_cli
@@ -110,32 +111,28 @@ def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_
             cwd=tmp_path,
         )
         assert result.returncode == 0, result.stderr[-3000:]
-        runs[reuse] = [json.loads((sweep / str(n) / "results.json").read_text()) for n in (0, 1)]
+        runs[reuse] = [RunRecord.read(sweep / str(n)) for n in (0, 1)]
     first, reused = runs["true"]
-    assert reused["identical_to"] == "../0" and "not trained again" in reused["note"].replace(
+    assert reused.identical_to == "../0" and "not trained again" in str(reused.note).replace(
         "nothing was trained again", "not trained again"
     )
-    assert (
-        reused["metrics"] == first["metrics"]
-        and reused["overrides"][1] == "model.net.block_order=conv-pool-act"
-    )
+    assert reused.metrics == first.metrics and reused.overrides[1] == "model.net.block_order=conv-pool-act"
     assert not (tmp_path / "reuse-true" / "1" / "checkpoints").exists()
     trained = runs["false"]
-    assert trained[1].get("identical_to") is None
-    assert trained[1]["metrics"]["test/acc"] == trained[0]["metrics"]["test/acc"]  # the same network, trained
-    assert trained[1]["history"][-1]["val/loss"] == trained[0]["history"][-1]["val/loss"]
+    assert trained[1].identical_to is None
+    assert trained[1].metrics["test/acc"] == trained[0].metrics["test/acc"]  # the same network, trained
+    assert trained[1].history[-1]["val/loss"] == trained[0].history[-1]["val/loss"]
     summaries = {
         reuse: json.loads((tmp_path / f"reuse-{reuse}" / "sweep_summary.json").read_text())["totals"]
         for reuse in runs
     }
     assert summaries["true"]["trained_jobs"] == 1 and summaries["false"]["trained_jobs"] == 2
-    assert summaries["true"]["train_seconds"] == first["throughput"]["train_seconds"]
+    assert summaries["true"]["train_seconds"] == first.train_seconds
 
 
 def test_the_command_line_narrows_a_presets_sweep_as_hydra_does(tmp_path):
     """``experiment=study_pooling activation=relu ...``: the command line replaces the preset's values, in
     the up-front check as in Hydra's sweeper, so the reused record is the right job's."""
-    import json
 
     narrow = ["experiment=study_pooling", "data=digits", "activation=relu", "pooling=max,avg", "seed=0"]
     narrow.append(f"model.net.block_order={','.join(ORDERS)}")
@@ -144,8 +141,8 @@ def test_the_command_line_narrows_a_presets_sweep_as_hydra_does(tmp_path):
     sweep = tmp_path / "sweep"
     done = run_cli("-m", *narrow, "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
     assert done.returncode == 0, done.stderr[-3000:]
-    results = [json.loads((sweep / str(n) / "results.json").read_text()) for n in range(4)]
+    results = [RunRecord.read(sweep / str(n)) for n in range(4)]
     assert not (sweep / "4").exists()
-    settings = [(r["swept"]["pooling"], r["swept"]["model.net.block_order"]) for r in results]
+    settings = [(r.swept["pooling"], r.swept["model.net.block_order"]) for r in results]
     assert settings == [("max", ORDERS[0]), ("max", ORDERS[1]), ("avg", ORDERS[0]), ("avg", ORDERS[1])]
-    assert [r.get("identical_to") for r in results] == [None, "../0", None, None]
+    assert [r.identical_to for r in results] == [None, "../0", None, None]
