@@ -114,7 +114,7 @@ def test_real_lightning_loggers(tmp_path, monkeypatch):
     import wandb
     from pytorch_lightning.loggers import TensorBoardLogger, WandbLogger
 
-    from experiments.compare.wandb_logs import wandb_files
+    from experiments.comparison.sources.wandb_logs import wandb_files
     from experiments.records.wandb_offline import records as wandb_records
 
     paths = save_run_plots(tmp_path / "run", results())
