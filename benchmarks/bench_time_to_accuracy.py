@@ -29,6 +29,8 @@ from pathlib import Path
 
 from report import machine, save  # benchmarks/report.py, beside this script
 
+from experiments.records.run_record import RunRecord
+
 TARGET_ACCURACY = 0.99
 TARGET_SECONDS = 20.0
 TARGET_KERAS_RATIO = 4.0
@@ -49,13 +51,16 @@ def run_once(overrides: list[str], run_dir: Path, env: dict[str, str]) -> dict[s
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{overrides}: exit code {done.returncode}:\n{done.stderr[-3000:]}")
-    results = json.loads((run_dir / "results.json").read_text())
+    record = RunRecord.read(run_dir)
+    test_acc = record.metric("test/acc")
+    if not record.ok or test_acc is None or record.wall_time_s is None or record.fit_time_s is None:
+        raise RuntimeError(f"{overrides}: record {record.status} {record.error or ''} in {run_dir}")
     return {
         "wall_s": round(wall, 2),
-        "test_acc": results["metrics"]["test/acc"],
-        "job_s": round(results["wall_time_s"], 2),
-        "fit_s": round(results["fit_time_s"], 2),
-        "before_job_s": round(wall - results["wall_time_s"], 2),
+        "test_acc": test_acc,
+        "job_s": round(record.wall_time_s, 2),
+        "fit_s": round(record.fit_time_s, 2),
+        "before_job_s": round(wall - record.wall_time_s, 2),
     }
 
 
