@@ -12,10 +12,10 @@ import pytest
 
 REPO = Path(__file__).resolve().parent.parent
 BENCHMARKS = sorted(p.stem.removeprefix("bench_") for p in (REPO / "benchmarks").glob("bench_*.py"))
-# Every benchmark's --quick: 90-120 s here (2 cores shared with other jobs, load 3-5), 170 s at load 6;
-# 3x the slowest.
+# Every benchmark's --quick, on 2 cores: 57 s quiet, 90-120 s beside other jobs (load 3-5), 170 s at
+# load 6; the limit is 3x the slowest.
 QUICK_TIMEOUT = 540
-# The 2-job, 1-epoch sweep profile: 18 s here (load 4-5).
+# The 2-job, 1-epoch sweep profile: 7 s quiet, 18 s at load 4-5.
 PROFILE_TIMEOUT = 120
 
 
