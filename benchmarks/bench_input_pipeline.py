@@ -212,7 +212,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer batches and repeats")
+    parser.add_argument("--quick", action="store_true", help="LeNet-5 only: 10 batches, 1 repeat, 0 workers")
     parser.add_argument(
         "--workers",
         type=int,
@@ -230,14 +230,14 @@ def main() -> None:
     load_before = os.getloadavg()
     data_dir = Path(args.data_dir)
     cache = Path(args.cache_dir or tempfile.mkdtemp(prefix="bench-cache-"))
-    repeats = 3 if args.quick else 5
+    repeats = 1 if args.quick else 5
     workers = args.workers or ([0] if args.quick else [0, 2])
     cases = [
         Case(
             "LeNet-5 / MNIST 32x32",
             lambda: lenet5(num_classes=10, in_channels=1),
             64,
-            200 if args.quick else None,
+            10 if args.quick else None,
             lambda: fast_mnist(data_dir / "mnist", cache, 64),
             lambda w: baseline_mnist(data_dir / "mnist", 64, w),
         ),

@@ -62,7 +62,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer batches and repeats")
+    parser.add_argument("--quick", action="store_true", help="5 batches, 1 repeat, 2 warm-up batches")
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None, help="timed batches per measurement")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -81,8 +81,8 @@ def main() -> None:
 
     torch.set_num_threads(args.threads)
     quiet()
-    repeats = args.repeats or (3 if args.quick else 5)
-    batches = args.batches or (100 if args.quick else 300)
+    repeats = args.repeats or (1 if args.quick else 5)
+    batches = args.batches or (5 if args.quick else 300)
     size = args.batch_size
     load_before = os.getloadavg()
     framework = Framework(size, VARIANTS["framework"], tempfile.mkdtemp(prefix="bench-keras-"))
@@ -105,7 +105,7 @@ def main() -> None:
     fast = Framework(size, {"overrides": FAST_OPTIONS}, tempfile.mkdtemp(prefix="bench-keras-"))
     methods = {"framework": framework.measure, "framework_fast_options": fast.measure, "keras": keras_measure}
     for measure in methods.values():
-        measure(20)
+        measure(2 if args.quick else 20)
     values: dict[str, list[float]] = {name: [] for name in methods}
     for _ in range(repeats):
         for name, measure in methods.items():

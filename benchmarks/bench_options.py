@@ -5,7 +5,7 @@ Models, each on the CPU (``trainer=cpu``, one torch thread unless the option say
 * LeNet-5 / MNIST 32x32 (``data=mnist data.fit=pad``), Adam lr 1e-3, batch 64 and 256 (and 512, baseline
   only, for the batch-size effect);
 * AlexNet / Flowers-17 (``model=alexnet data=flowers17``), batch 32, at 64, 128 and 224 px
-  (``--alexnet-sizes``; 128 only with ``--quick``; compile at 224 only).
+  (``--alexnet-sizes``; 64 and the baseline only with ``--quick``; compile at 224 only).
 
 Options: ``baseline`` (fp32, NCHW), ``channels_last=true``, ``trainer.precision=bf16-mixed`` (CPU autocast),
 both, ``threads=2`` (``torch.set_num_threads(2)`` around the fit) and ``compile=true`` (``torch.compile``; its
@@ -318,19 +318,21 @@ def lenet_plan(quick: bool, batches: int | None, repeats: int, device: str) -> M
         options = tuple(o for o in options if o.name != "compile")
         skipped["compile"] = "not in --quick (compiling takes longer than the whole quick run)"
     sizes = (64, 256) if device == "cpu" else (256,)
+    if quick:  # the options at one batch size; the baseline at twice it for the batch-size effect
+        sizes = sizes[:1]
     cases = [(size, option) for size in sizes for option in options]
-    cases.append((512, BASELINE))
-    at_64 = batches or (20 if quick else 150)
+    cases.append((2 * sizes[0] if quick else 512, BASELINE))
+    at_64 = batches or (2 if quick else 150)
     return ModelPlan(
         name="lenet5",
         overrides=["trainer=gpu"] if device == "gpu" else [],
         shown=f"data=mnist data.fit=pad trainer={device}",
         cases=cases,
-        warmup=2 if quick else 10,
-        batches={size: max(5, at_64 * 64 // size) for size, _ in cases},
+        warmup=1 if quick else 10,
+        batches={size: max(1 if quick else 5, at_64 * 64 // size) for size, _ in cases},
         repeats=repeats,
         budget_s=1.0 if quick else 6.0,
-        min_timed=2 if quick else 5,
+        min_timed=1 if quick else 5,
         device=device,
         skipped=skipped,
     )
@@ -350,6 +352,9 @@ def alexnet_plan(
             if not compile_alexnet
             else "at 224 px only"
         )
+    if quick:  # AlexNet's fits take seconds each: the plan runs, LeNet-5 covers the options
+        skipped |= {o.name: "not in --quick (LeNet-5 runs every option)" for o in options if o != BASELINE}
+        options = (BASELINE,)
     batch_size = 32 if device == "cpu" else 64
     warmup = 1 if quick else 2
     # Warm-up + timed batches stay within one epoch of full batches (680 training images).
@@ -382,10 +387,11 @@ def main() -> None:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="AlexNet at 128 px, fewer batches and repeats; no compile, no accuracy",
+        help="LeNet-5 at batch 64 (and 128, baseline), AlexNet's baseline at 64 px; 1 warm-up and 1-2 "
+        "timed batches a fit, 1 repeat; no compile, no accuracy",
     )
     parser.add_argument(
-        "--repeats", type=int, default=None, help="LeNet-5 rounds (default 5, 2 with --quick)"
+        "--repeats", type=int, default=None, help="LeNet-5 rounds (default 5, 1 with --quick)"
     )
     parser.add_argument(
         "--batches",
@@ -407,7 +413,7 @@ def main() -> None:
         type=int,
         nargs="+",
         default=None,
-        help="AlexNet image sizes (default 64 128 224; 128 with --quick)",
+        help="AlexNet image sizes (default 64 128 224; 64, the smallest AlexNet takes, with --quick)",
     )
     parser.add_argument("--models", nargs="+", default=["lenet5", "alexnet"], choices=["lenet5", "alexnet"])
     parser.add_argument("--data-dir", default=os.environ.get("EXPERIMENTS_DATA_DIR", "data"))
@@ -432,7 +438,7 @@ def main() -> None:
     torch._dynamo.config.automatic_dynamic_shapes = False
     torch.set_num_threads(1)
     quiet()
-    repeats = args.repeats or (2 if args.quick else 5)
+    repeats = args.repeats or (1 if args.quick else 5)
     alexnet_repeats = args.alexnet_repeats or (1 if args.quick else 3)
     accuracy = args.accuracy if args.accuracy is not None else not args.quick
     load_before = os.getloadavg()
@@ -448,7 +454,7 @@ def main() -> None:
             plans.append(lenet_plan(args.quick, args.batches, repeats, device))
         if "alexnet" in args.models:
             if any((data_dir / "flowers17" / "jpg").glob("*.jpg")):
-                sizes = args.alexnet_sizes or ([128] if args.quick else [64, 128, 224])
+                sizes = args.alexnet_sizes or ([64] if args.quick else [64, 128, 224])
                 plans += [
                     alexnet_plan(
                         args.quick, args.alexnet_batches, alexnet_repeats, device, args.compile_alexnet, size

@@ -296,10 +296,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="fewer batches and repeats, no variants")
+    parser.add_argument(
+        "--quick", action="store_true", help="batch 64 only, 5 timed batches, 1 repeat, no variants"
+    )
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--batches", type=int, default=None, help="timed batches per measurement")
-    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[64, 256])
+    parser.add_argument(
+        "--batch-sizes", type=int, nargs="+", default=None, help="default 64 256; 64 with --quick"
+    )
     parser.add_argument("--variants", action=argparse.BooleanOptionalAction, default=None)
     parser.add_argument(
         "--only-variants",
@@ -338,13 +342,13 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     quiet()
-    repeats = args.repeats or (3 if args.quick else 5)
+    repeats = args.repeats or (1 if args.quick else 5)
     variants = args.variants if args.variants is not None else not args.quick
     load_before = os.getloadavg()
     output_dir = tempfile.mkdtemp(prefix="bench-overhead-")
     rows = []
-    for batch_size in args.batch_sizes:
-        batches = args.batches or (max(60, 12800 // batch_size) if args.quick else 300)
+    for batch_size in args.batch_sizes or ([64] if args.quick else [64, 256]):
+        batches = args.batches or (5 if args.quick else 300)
         names = list(VARIANTS) if variants else ["framework"]
         if args.only_variants:  # the framework as configured is always measured: the ratios are to it
             names = ["framework", *(n for n in args.only_variants if n != "framework")]
@@ -357,7 +361,7 @@ def main() -> None:
                 Framework(batch_size, {}, f"{output_dir}/{batch_size}-dl"), Path(args.data_dir) / "mnist"
             ).measure
         for measure in methods.values():  # warm-up: first-call allocations, file cache
-            measure(5)
+            measure(1 if args.quick else 5)
         values: dict[str, list[float]] = {name: [] for name in methods}
         for _ in range(repeats):
             for name, measure in methods.items():

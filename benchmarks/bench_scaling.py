@@ -305,7 +305,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="sizes 64/128, 25/50 %% of MNIST, 1 repeat")
+    parser.add_argument(
+        "--quick", action="store_true", help="size 64, 2/4 %% of MNIST, 1 repeat, 1+1 batches"
+    )
     parser.add_argument("--repeats", type=int, default=None, help="interleaved repeats (default 3, quick 1)")
     parser.add_argument("--data-dir", default=os.environ.get("EXPERIMENTS_DATA_DIR", "data"))
     parser.add_argument("--trainer", default="cpu", help="trainer config group (gpu records CUDA memory)")
@@ -320,10 +322,10 @@ def main() -> None:
         print(json.dumps(child(args.child, args.warmup, args.batches, args.trainer)), flush=True)
         return
     repeats = args.repeats or (1 if args.quick else 3)
-    sizes = [64, 128] if args.quick else [64, 128, 224]
-    fractions = [0.25, 0.5] if args.quick else [0.25, 0.5, 1.0]
+    sizes = [64] if args.quick else [64, 128, 224]
+    fractions = [0.02, 0.04] if args.quick else [0.25, 0.5, 1.0]
     warmup = args.warmup or (1 if args.quick else 2)
-    batches = args.batches or (2 if args.quick else 8)
+    batches = args.batches or (1 if args.quick else 8)
     load_before = os.getloadavg()
     start = time.perf_counter()
     images = image_size_part(sizes, repeats, warmup, batches, args)

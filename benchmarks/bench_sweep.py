@@ -20,13 +20,12 @@ Variants of each sweep, run in turn in the same session:
 
     EXPERIMENTS_DATA_DIR=/path/to/data python benchmarks/bench_sweep.py [--quick] [--only digits] [--repeats 3]
 
-``--quick`` runs a 2-job, 2-epoch digits sweep only. Writes benchmarks/results/sweep.{json,md}.
+``--quick`` runs a 2-job, 1-epoch digits sweep only, once per variant, without the warm-up job. Writes benchmarks/results/sweep.{json,md}.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -35,6 +34,8 @@ import time
 from pathlib import Path
 
 from report import command, machine, save  # benchmarks/report.py, beside this script
+
+from experiments.records.run_record import RunRecord
 
 SWEEPS = {
     "digits": ["pooling=max,avg,min,lp", "seed=0,1"],
@@ -46,7 +47,7 @@ SWEEPS = {
         "seed=0,1",
     ],
 }
-QUICK = {"digits": ["pooling=max,avg", "seed=0", "trainer.max_epochs=2"]}
+QUICK = {"digits": ["pooling=max,avg", "seed=0", "trainer.max_epochs=1"]}
 VARIANTS = {
     "sequential": [],
     "sequential_before": ["plots=true", "hydra/sweeper=basic", "data.eval_batch_size=null"],
@@ -65,9 +66,12 @@ def run_sweep(args: list[str], sweep_dir: Path, env: dict[str, str]) -> dict:
     wall = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)}: exit code {done.returncode}\n{done.stderr[-3000:]}")
-    records = [json.loads(p.read_text()) for p in sorted(sweep_dir.glob("*/results.json"))]
-    train = sum(r["throughput"]["train_seconds"] for r in records)
-    fit = sum(r["fit_time_s"] for r in records)
+    records = [RunRecord.read(p.parent) for p in RunRecord.files_of_sweep(sweep_dir)]
+    failed = [f"{r.path}: {r.status} {r.error or ''}" for r in records if not r.ok]
+    if not records or failed:
+        raise RuntimeError(f"{' '.join(argv)}: no job records, or jobs not ok: {failed}")
+    train = sum(r.train_seconds or 0.0 for r in records)
+    fit = sum(r.fit_time_s or 0.0 for r in records)
     return {
         "command": "python -m experiments -m " + " ".join(args),
         "jobs": len(records),
@@ -76,7 +80,7 @@ def run_sweep(args: list[str], sweep_dir: Path, env: dict[str, str]) -> dict:
         "fit_seconds": round(fit, 2),
         "training_fraction": round(train / wall, 3),
         "overhead_per_job_s": round((wall - train) / len(records), 3),
-        "threads": sorted({r["device"].get("cpu_threads") for r in records}),
+        "threads": sorted({(r.device or {}).get("cpu_threads") for r in records}),
     }
 
 
@@ -90,7 +94,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--quick", action="store_true", help="a 2-job, 2-epoch digits sweep only")
+    parser.add_argument("--quick", action="store_true", help="a 2-job, 1-epoch digits sweep only, no warm-up")
     parser.add_argument("--only", nargs="+", choices=sorted(SWEEPS), default=None)
     parser.add_argument(
         "--repeats",
@@ -111,9 +115,10 @@ def main() -> None:
     for name, sweep in sweeps.items():
         # One job first: the decoded-data cache and .pyc files are warm for every variant alike.
         data = [a for a in sweep if a.startswith("data=")]
-        run_sweep(
-            [*data, "trainer.max_epochs=1", "trainer.limit_train_batches=2"], work / f"{name}-warmup", env
-        )
+        if not args.quick:
+            run_sweep(
+                [*data, "trainer.max_epochs=1", "trainer.limit_train_batches=2"], work / f"{name}-warmup", env
+            )
         rounds: dict[str, list[dict]] = {variant: [] for variant in VARIANTS}
         for round_ in range(args.repeats or (1 if args.quick else REPEATS[name])):
             for variant, extra in VARIANTS.items():
@@ -148,7 +153,7 @@ def markdown(report: dict) -> str:
         f"Command: `{report['command']}`. {host['cpus']} CPUs, Python {host['python']}, load average "
         f"{report['load_average_before'][0]:.1f} before and {report['load_average_after'][0]:.1f} after. "
         "Each sweep is one `python -m experiments -m ...` process, timed from start to exit (imports "
-        "included); training is the jobs' `train_seconds` summed from their `results.json`. "
+        "included); training is the jobs' `train_seconds` summed from their run records. "
         f"Rounds of the variants in turn: {', '.join(f'{k} {v}' for k, v in report['repeats'].items())}; each row "
         "is the round with the median wall time (every round's wall time in the last column).",
         "",

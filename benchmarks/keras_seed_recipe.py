@@ -7,6 +7,8 @@ test accuracy after each. Prints one JSON line per epoch: ``{"epoch", "test_acc"
 caller, which knows when it started the process, has the time from process start to each accuracy.
 
     python benchmarks/keras_seed_recipe.py --data-dir $EXPERIMENTS_DATA_DIR [--epochs 10]
+
+``--train-images N`` / ``--test-images N`` keep the first N of each split (the benchmarks' ``--quick``).
 """
 
 from __future__ import annotations
@@ -41,6 +43,8 @@ def main() -> None:
     parser.add_argument("--data-dir", default=os.environ.get("EXPERIMENTS_DATA_DIR", "data"))
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--train-images", type=int, default=None, help="the first N training images only")
+    parser.add_argument("--test-images", type=int, default=None, help="the first N test images only")
     args = parser.parse_args()
     import keras
     from bench_keras import keras_lenet5  # benchmarks/, beside this script
@@ -48,6 +52,8 @@ def main() -> None:
     raw = Path(args.data_dir) / "mnist" / "MNIST" / "raw"
     x_train, y_train = images(raw / "train-images-idx3-ubyte"), read_idx(raw / "train-labels-idx1-ubyte")
     x_test, y_test = images(raw / "t10k-images-idx3-ubyte"), read_idx(raw / "t10k-labels-idx1-ubyte")
+    x_train, y_train = x_train[: args.train_images], y_train[: args.train_images]
+    x_test, y_test = x_test[: args.test_images], y_test[: args.test_images]
     keras.utils.set_random_seed(0)
     model = keras_lenet5(keras)
     for epoch in range(1, args.epochs + 1):

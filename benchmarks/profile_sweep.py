@@ -12,9 +12,7 @@ Writes benchmarks/results/sweep_profile.{json,md} (``--name`` another name).
 from __future__ import annotations
 
 import argparse
-import glob
 import importlib
-import json
 import os
 import runpy
 import sys
@@ -24,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from report import machine, save  # benchmarks/report.py, beside this script
+
+from experiments.records.run_record import RunRecord
 
 PHASES = {  # "module[:Class]", function -> what it is
     ("experiments.cli.train", "run_sweep"): "the whole sweep after imports",
@@ -45,7 +45,7 @@ PHASES = {  # "module[:Class]", function -> what it is
     ("pytorch_lightning.loops.fit_loop:_FitLoop", "on_advance_end"): "epoch end: checkpoints",
     ("pytorch_lightning.trainer.trainer:Trainer", "test"): "Trainer.test (best checkpoint, test loop)",
     ("experiments.training.recipe", "record_plots"): "per-run plots",
-    ("experiments.records.record_writer:RecordWriter", "update"): "results.json rewrites",
+    ("experiments.records.record_writer:RecordWriter", "update"): "the job's record rewritten",
 }
 
 
@@ -92,8 +92,8 @@ def main() -> None:
         if done.code not in (0, None):
             raise
     wall = time.perf_counter() - started
-    records = [json.loads(Path(p).read_text()) for p in sorted(glob.glob(f"{sweep_dir}/*/results.json"))]
-    train = sum(r["throughput"]["train_seconds"] for r in records)
+    records = [RunRecord.read(p.parent) for p in RunRecord.files_of_sweep(sweep_dir)]
+    train = sum(r.train_seconds or 0.0 for r in records)
     phases = [
         {"phase": key, "what": PHASES[tuple(key.rsplit(".", 1))], "calls": calls[key], "seconds": round(s, 3)}
         for key, s in sorted(seconds.items(), key=lambda kv: -kv[1])
