@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from omegaconf import DictConfig
 
@@ -15,7 +15,18 @@ if TYPE_CHECKING:
     from pytorch_lightning import Callback
     from pytorch_lightning.loggers import Logger
 
-    from experiments.sweeps.slots import JobDevices
+
+class DeviceShare(Protocol):
+    """A job's part of the machine in a parallel sweep, as the job uses it (``sweeps.slots.JobDevices``
+    takes and frees it on the launcher side)."""
+
+    threads: int | None
+
+    def trainer_overrides(self) -> dict[str, Any]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+    def release(self) -> None: ...
 
 
 @dataclass
@@ -31,7 +42,7 @@ class JobContext:
     started: float
     results: RecordWriter | None = None
     loggers: list[Logger] = field(default_factory=list)
-    share: JobDevices | None = None
+    share: DeviceShare | None = None
     stop: Callback | None = None
 
     @property

@@ -22,10 +22,10 @@ from experiments.records.run_record import RunRecord
 from experiments.training.context import JobContext
 
 if TYPE_CHECKING:
-    from experiments.sweeps.slots import JobDevices
+    from experiments.training.context import DeviceShare
 
 
-def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | None = None) -> float | None:
+def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | None = None) -> float | None:
     """Train and test one configuration; returns ``optimized_metric`` (its best value) for sweepers.
 
     ``rank_worker=True`` is an extra DDP rank: it trains but writes no records and prints nothing.

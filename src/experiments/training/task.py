@@ -19,7 +19,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.config import ConfigError, validate
 
 if TYPE_CHECKING:
-    from experiments.sweeps.slots import JobDevices
+    from experiments.training.context import DeviceShare
 
 # Deprecations inside the libraries we call, not in the user's code or config.
 LIBRARY_WARNINGS = (
@@ -33,7 +33,7 @@ def train(
     *,
     checked: bool = False,
     raise_errors: bool = False,
-    device_share: Callable[[DictConfig], JobDevices] | None = None,
+    device_share: Callable[[DictConfig], DeviceShare] | None = None,
 ) -> float | None:
     """The task function: one job, from a composed config to ``results.json`` in its run dir.
 
