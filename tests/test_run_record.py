@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from experiments.records.atomic import write_atomic
 from experiments.records.record_writer import RecordWriter
-from experiments.records.run_record import SCHEMA_VERSION, RunRecord, number, records_from_runs_csv
+from experiments.records.run_record import SCHEMA_VERSION, RunRecord, number
+from experiments.records.runs_csv import records_from_runs_csv
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 RUNS_CSVS = sorted([*DOCS.glob("study/*/runs.csv"), *DOCS.glob("results/*/runs.csv")])

@@ -48,7 +48,7 @@ class RecordWriter:
 
     def _keep_earlier_attempt(self) -> None:
         attempt = 1
-        while (kept := self.path.with_name(f"{self.path.stem}.attempt-{attempt}.json")).exists():
+        while (kept := RunRecord.attempt_file(self.path.parent, attempt)).exists():
             attempt += 1
         keep_as(self.path, kept)
         self._earlier = False

@@ -7,12 +7,12 @@ progress lines, compare, the dry run), its fields are few and flat, and old reco
 ``results.json`` holds :meth:`RunRecord.to_json`; ``schema_version`` says which layout: 1 is every
 record written before the field existed (the same top-level keys), 2 adds ``schema_version``. Unknown
 keys are kept in ``extra`` and written back unchanged. The W&B readers in compare and the ``runs.csv``
-rows of earlier compare reports (``docs/study/``, ``docs/results/``) become RunRecords too.
+rows of earlier compare reports (``docs/study/``, ``docs/results/``) become RunRecords too
+(:mod:`experiments.records.runs_csv`).
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -112,10 +112,10 @@ class RunRecord:
                 raise RecordError(f"`{key}` is a {type(data[key]).__name__}, expected {expected}")
         known = {f.name for f in fields(cls) if f.metadata.get("persist", True)} - {"extra"}
         values: dict[str, Any] = {k: v for k, v in data.items() if k in known and v is not None}
-        values["schema_version"] = _integer(data.get("schema_version")) or 1
+        values["schema_version"] = integer(data.get("schema_version")) or 1
         params = values.get("params")
         if isinstance(params, int | float):  # a bare count in early records (NaN or inf: unknown)
-            total = _integer(params)
+            total = integer(params)
             values["params"] = None if total is None else {"total": total, "trainable": total}
         try:
             values["metrics"] = _numbers(values.get("metrics", {}))
@@ -125,7 +125,7 @@ class RunRecord:
                 values[key] = {str(k): str(v) for k, v in values.get(key, {}).items()}
             for key in ("seed", "flops", "best_epoch", "epochs"):
                 if key in values:
-                    values[key] = _integer(values[key])
+                    values[key] = integer(values[key])
             for key in ("fit_time_s", "wall_time_s"):
                 if key in values:
                     values[key] = number(values[key])
@@ -163,6 +163,23 @@ class RunRecord:
         return Path(run_dir) / RESULTS_FILE
 
     @staticmethod
+    def attempt_file(run_dir: str | Path, attempt: int) -> Path:
+        """Where a rerun keeps the record of an earlier attempt (``results.attempt-N.json``, N from 1)."""
+        return Path(run_dir) / f"{Path(RESULTS_FILE).stem}.attempt-{attempt}.json"
+
+    @classmethod
+    def earlier_attempts(cls, run_dir: str | Path) -> list[RunRecord]:
+        """The records of a run's earlier attempts (resumed or re-run), oldest first."""
+        found, attempt = [], 1
+        while (path := cls.attempt_file(run_dir, attempt)).is_file():
+            try:
+                found.append(cls.from_json(json.loads(path.read_text()), path=str(run_dir)))
+            except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecordError) as error:
+                found.append(cls(status="unreadable", error=f"unreadable {path}: {error}", path=str(run_dir)))
+            attempt += 1
+        return found
+
+    @staticmethod
     def files_of_sweep(sweep_dir: str | Path) -> list[Path]:
         """The record files of a sweep's numbered job dirs that have one, in job order."""
         found = (p for p in Path(sweep_dir).glob(f"*/{RESULTS_FILE}") if p.parent.name.isdigit())
@@ -191,7 +208,7 @@ class RunRecord:
 
     @property
     def params_total(self) -> int | None:
-        return _integer((self.params or {}).get("total"))
+        return integer((self.params or {}).get("total"))
 
     @property
     def images_per_s(self) -> float | None:
@@ -228,65 +245,6 @@ class RunRecord:
 def read_records(run_dirs: Iterable[str | Path]) -> Iterator[RunRecord]:
     for run_dir in run_dirs:
         yield RunRecord.read(run_dir)
-
-
-# ---- the runs.csv of earlier compare reports --------------------------------------------------------
-
-#: runs.csv columns that are not a grouping key or a metric.
-_CSV_FIELDS = {
-    "name",
-    "group",
-    "status",
-    "error",
-    "seed",
-    "best_epoch",
-    "epochs",
-    "params",
-    "flops",
-    "train_images_per_s",
-    "wall_time_s",
-    "source",
-    "path",
-    "wandb_url",
-}
-
-
-def records_from_runs_csv(path: str | Path) -> list[RunRecord]:
-    """The runs of a compare report's ``runs.csv`` (docs/study/*, docs/results/*) as RunRecords.
-
-    Columns with a ``/`` are metrics; the others beside the known ones are the report's grouping keys,
-    kept as overrides. ``source`` is ``runs.csv``; ``path`` the run dir the report read.
-    """
-    records = []
-    with Path(path).open(newline="") as handle:
-        for row in csv.DictReader(handle):
-            keys = {k: v for k, v in row.items() if k not in _CSV_FIELDS and "/" not in k and v != ""}
-            seed = _integer(row.get("seed"))
-            overrides = [f"{k}={v}" for k, v in keys.items()] + ([f"seed={seed}"] if seed is not None else [])
-            params = _integer(row.get("params"))
-            records.append(
-                RunRecord(
-                    status=row.get("status") or "unknown",
-                    error=row.get("error") or None,
-                    name=row.get("name") or "",
-                    overrides=overrides,
-                    seed=seed,
-                    metrics={
-                        k: v for k, v in ((k, number(v)) for k, v in row.items() if "/" in k) if v is not None
-                    },
-                    best_epoch=_integer(row.get("best_epoch")),
-                    epochs=_integer(row.get("epochs")),
-                    params={"total": params, "trainable": params} if params is not None else None,
-                    flops=_integer(row.get("flops")),
-                    throughput={"train_images_per_s": number(row.get("train_images_per_s"))},
-                    wall_time_s=number(row.get("wall_time_s")),
-                    wandb={"url": row["wandb_url"]} if row.get("wandb_url") else None,
-                    schema_version=1,
-                    path=row.get("path") or "",
-                    source="runs.csv",
-                )
-            )
-    return records
 
 
 # ---- values -----------------------------------------------------------------------------------------
@@ -330,7 +288,7 @@ def _numbers(values: dict[str, Any]) -> dict[str, float]:
     return {k: v for k, v in kept.items() if v is not None}
 
 
-def _integer(value: Any) -> int | None:
+def integer(value: Any) -> int | None:
     """An int from a number or a numeric string; ``None`` for missing or unparsable values."""
     if isinstance(value, bool):
         return None

@@ -6,16 +6,15 @@ results record's status, signals, the device share, W&B's finish) lives in :mod:
 
 from __future__ import annotations
 
-import json
 import logging
 import sys
 import time
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig
 
+from experiments.records.run_record import RunRecord
 from experiments.training.context import JobContext
 from experiments.training.report import describe_device, device_line, layer_table_or_none, parameter_counts
 
@@ -171,9 +170,8 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     """After a resume, the epochs recorded before the interruption come first (from the earlier attempt)."""
     if not cfg.get("resume") or not epochs:
         return epochs
-    run_dir = Path(cfg.paths.output_dir)
-    attempts = sorted(run_dir.glob("results.attempt-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1]))
-    earlier = json.loads(attempts[-1].read_text()).get("history") or [] if attempts else []
+    attempts = RunRecord.earlier_attempts(cfg.paths.output_dir)
+    earlier = attempts[-1].history if attempts else []
     first_new = epochs[0]["epoch"]
     return [r for r in earlier if r["epoch"] < first_new] + epochs
 
