@@ -11,12 +11,8 @@ from pathlib import Path
 from experiments.records.run_record import RunRecord, integer, number
 
 #: runs.csv columns that are not a grouping key or a metric.
-_CSV_FIELDS = {
-    "name",
-    "group",
-    "status",
-    "error",
-    "seed",
+LEADING_COLUMNS = ("name", "group", "status", "error", "seed")  # then the grouping keys and metrics
+TRAILING_COLUMNS = (
     "best_epoch",
     "epochs",
     "params",
@@ -26,7 +22,8 @@ _CSV_FIELDS = {
     "source",
     "path",
     "wandb_url",
-}
+)
+_CSV_FIELDS = {*LEADING_COLUMNS, *TRAILING_COLUMNS}
 
 
 def records_from_runs_csv(path: str | Path) -> list[RunRecord]:

@@ -21,6 +21,7 @@ from experiments.comparison.writers.formatting import (
     fmt_stats,
     mark,
 )
+from experiments.records.runs_csv import LEADING_COLUMNS, TRAILING_COLUMNS
 
 RUN_METRICS = (
     "test/acc",
@@ -161,18 +162,7 @@ def context_lines(report: Report) -> list[str]:
 
 
 def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
-    header = ["name", "group", "status", "error", "seed", *report.keys, *RUN_METRICS]
-    header += [
-        "best_epoch",
-        "epochs",
-        "params",
-        "flops",
-        "train_images_per_s",
-        "wall_time_s",
-        "source",
-        "path",
-        "wandb_url",
-    ]
+    header = [*LEADING_COLUMNS, *report.keys, *RUN_METRICS, *TRAILING_COLUMNS]
     group_of = {id(r): g.label for g in report.groups for r in g.runs}
     rows = []
     for run in report.runs:
