@@ -49,6 +49,11 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: JobDevices | N
     )
     previous = RunRecord.read(job.run_dir) if cfg.get("resume") and not rank_worker else RunRecord()
     if not rank_worker:
+        if not cfg.get("resume"):
+            from experiments.training.checkpoints import set_aside_checkpoints
+
+            if aside := set_aside_checkpoints(job.run_dir):
+                print(f"Starting from scratch: the earlier attempt's checkpoints are kept in {aside}")
         job.results = RecordWriter(job.run_dir)
         job.results.update(**_identity_fields(job))
     status = "failed"
