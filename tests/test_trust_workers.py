@@ -117,3 +117,39 @@ def test_a_run_started_from_scratch_sets_an_earlier_attempts_checkpoints_aside(t
     assert set_aside_checkpoints(tmp_path) == tmp_path / "checkpoints.attempt-1"
     assert not (tmp_path / "checkpoints").exists()
     assert set_aside_checkpoints(tmp_path) is None
+
+
+@pytest.mark.slow
+def test_the_epoch_resumed_mid_way_is_timed_from_the_resume_not_from_the_machines_boot(tmp_path):
+    from tests.conftest import run_cli, start_cli
+
+    run_dir, log = tmp_path / "cut", tmp_path / "cut.log"
+    args = [
+        "data.batch_size=4",
+        "trainer.max_epochs=2",
+        "trainer.num_sanity_val_steps=0",
+        "+trainer.limit_val_batches=2",
+    ]
+    process = start_cli(*args, f"hydra.run.dir={run_dir}", cwd=tmp_path, log=log)
+    deadline = time.monotonic() + 240
+    while "epoch 1/2" not in log.read_text():  # the second epoch has begun: stop it mid-way
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(timeout=120) == 128 + signal.SIGTERM
+
+    started = time.monotonic()
+    resumed = run_cli(f"resume={run_dir}", cwd=tmp_path)
+    wall = time.monotonic() - started
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    record = RunRecord.read(run_dir)
+    assert record.status == "ok" and len(record.history) == 2
+    second = record.history[1]["train_seconds"]
+    assert 0 < second < wall, (second, wall)  # before: the uptime of the machine (e.g. 1,134 s)
+    assert record.throughput["train_seconds"] < wall + record.history[0]["train_seconds"]
+    assert "(0.0 s)" not in resumed.stdout and not any(
+        float(line.rsplit("(", 1)[1].split()[0]) > wall
+        for line in resumed.stdout.splitlines()
+        if line.startswith("epoch 2/2")
+    )
