@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,15 @@ from experiments.comparison.writers.tables import (
     plot_titles,
     table_rows,
 )
+
+
+def md_safe(text: str) -> str:
+    """``text`` with ``&``, ``<`` and ``>`` as entities, as ``report.html`` escapes them: a group name, tag,
+    metric name or error from run data is shown, never run as HTML by a Markdown viewer (``<script>``).
+
+    Our own Markdown (tables, links, images, code spans) uses none of the three characters.
+    """
+    return html.escape(text, quote=False)
 
 
 def _md_cell(text: str) -> str:
@@ -79,7 +89,7 @@ def write_markdown(report: Report, path: Path) -> Path:
     ]
     from experiments.records.atomic import write_atomic
 
-    write_atomic(path, "\n".join(parts))
+    write_atomic(path, md_safe("\n".join(parts)))
     return path
 
 
