@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -104,7 +103,8 @@ def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]], sweep_seconds
     summary = {"counts": counts, "totals": total, "jobs": list(rows)}
     write_atomic(sweep_dir / SUMMARY_JSON, json.dumps(summary, indent=2))
     document = f"# Sweep {sweep_dir}\n\n{count_line(counts)}{time_line(total)}\n\n{table}\n"
-    write_atomic(sweep_dir / SUMMARY_MD, html.escape(document, quote=False))  # overrides, errors: no raw HTML
+    # overrides and errors are shown, never run as HTML (as compare's report.md: writers/markdown.md_safe)
+    write_atomic(sweep_dir / SUMMARY_MD, document.replace("&", "&amp;").replace("<", "&lt;"))
     return table
 
 

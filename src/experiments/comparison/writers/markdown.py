@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,12 +19,12 @@ from experiments.comparison.writers.tables import (
 
 
 def md_safe(text: str) -> str:
-    """``text`` with ``&``, ``<`` and ``>`` as entities, as ``report.html`` escapes them: a group name, tag,
-    metric name or error from run data is shown, never run as HTML by a Markdown viewer (``<script>``).
+    """``text`` with ``&`` and ``<`` as entities: a group name, tag, metric name or error from run data is
+    shown, never run as HTML by a Markdown viewer (``<script>``), as ``report.html`` escapes it.
 
-    Our own Markdown (tables, links, images, code spans) uses none of the three characters.
+    Without a ``<`` no HTML tag can open; ``>`` stays (``max > min`` in the ranking table is ours).
     """
-    return html.escape(text, quote=False)
+    return text.replace("&", "&amp;").replace("<", "&lt;")
 
 
 def _md_cell(text: str) -> str:
