@@ -3,6 +3,7 @@ finishes the other jobs and its summary; ``sweep.resume=true`` finds it and re-r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -16,8 +17,9 @@ from experiments.records.run_record import RunRecord
 from tests.conftest import cli_env
 
 TINY = ["trainer.num_sanity_val_steps=0", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1"]
-# Job 0 trains long enough to be killed; jobs 1 and 2 are short.
-SWEEP = ["-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "trainer.max_epochs=100,2,1", *TINY]
+# Job 0 trains long enough to be killed; job 1, beside it, still trains when it is (loky kills it too);
+# job 2 is short.
+SWEEP = ["-m", "hydra/launcher=parallel", "hydra.launcher.n_jobs=2", "trainer.max_epochs=100,40,1", *TINY]
 
 
 def _experiments(*args: str, cwd: Path) -> subprocess.Popen[str]:
@@ -69,6 +71,9 @@ def test_a_killed_worker_fails_its_own_job_and_the_sweep_goes_on_then_resumes(tm
     assert records[1].status == "ok" and records[2].status == "ok", output[-4000:]
     assert (sweep / "sweep_summary.md").is_file() or list(sweep.glob("sweep_summary*"))
     assert "killed by signal 9" in output
+    # job 1 was killed beside it by loky, not at fault: it ran again (its lost attempt's record kept)
+    assert "Job 1 was lost with a worker that another job's death took down; it runs again" in output
+    assert json.loads((sweep / "1" / "results.attempt-1.json").read_text())["status"] == "running"
 
     second = _experiments(*SWEEP, "sweep.resume=true", cwd=tmp_path)
     # The killed job runs again from scratch; kill it again once it trains, then resume once more to the end.
