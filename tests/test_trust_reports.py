@@ -161,3 +161,33 @@ def test_a_secret_typed_in_an_override_is_in_no_file_of_the_run(tmp_path, overri
     for checkpoint in run_dir.rglob("*.ckpt"):
         state = torch.load(checkpoint, map_location="cpu", weights_only=True)
         assert SECRET not in repr(state.get("config")) and SECRET not in repr(state.get("hyper_parameters"))
+
+
+@pytest.mark.slow
+def test_a_secret_typed_in_a_parallel_sweep_is_in_no_file_of_its_workers_jobs(tmp_path):
+    import torch
+
+    sweep = tmp_path / "sweep"
+    result = run_cli(
+        "-m",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        "seed=0,1",
+        "logger=many",
+        "trainer.max_epochs=1",
+        "trainer.num_sanity_val_steps=0",
+        "+trainer.limit_train_batches=2",
+        "+trainer.limit_val_batches=1",
+        f"+wandb_api_key={SECRET}",
+        f"hydra.sweep.dir={sweep}",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert SECRET not in result.stdout + result.stderr
+    files = [p for p in sweep.rglob("*") if p.is_file()]
+    assert len([p for p in files if p.suffix == ".wandb"]) == 2
+    leaked = [str(p.relative_to(sweep)) for p in files if SECRET.encode() in p.read_bytes()]
+    assert not leaked, leaked
+    for checkpoint in sweep.rglob("*.ckpt"):
+        state = torch.load(checkpoint, map_location="cpu", weights_only=True)
+        assert SECRET not in repr(state)

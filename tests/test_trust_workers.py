@@ -158,3 +158,17 @@ def test_the_epoch_resumed_mid_way_is_timed_from_the_resume_not_from_the_machine
         for line in resumed.stdout.splitlines()
         if line.startswith("epoch 2/2")
     )
+
+
+def test_an_epoch_whose_start_hook_was_skipped_is_timed_from_the_start_of_training():
+    """Lightning skips on_train_epoch_start for an epoch resumed mid-way; History must not use t=0."""
+    from types import SimpleNamespace
+
+    from experiments.training.callbacks import History
+
+    trainer = SimpleNamespace(callback_metrics={}, current_epoch=1, optimizers=[], is_global_zero=True)
+    history = History()
+    history.on_train_start(trainer, None)
+    time.sleep(0.05)
+    history.on_train_epoch_end(trainer, None)
+    assert 0.05 <= history.epochs[0]["train_seconds"] < 5
