@@ -56,7 +56,7 @@ def config_secrets(config: Any) -> list[str]:
 
 def carry_secrets(values: list[str]) -> None:
     """Mask ``values`` from now on, in this process and the ones it starts (environment variables)."""
-    known = set(secret_values())
+    known = set(secret_values(dict(os.environ)))
     count = sum(1 for name in os.environ if name.startswith("EXPERIMENTS_TYPED_"))
     for value in values:
         if value not in known:
@@ -66,17 +66,12 @@ def carry_secrets(values: list[str]) -> None:
 
 
 def secret_values(environ: dict[str, str] | None = None) -> list[str]:
+    """The secrets of ``environ`` (this process's environment, with the ones typed on its command line)."""
     if environ is None:
         import sys
 
-        carry_typed = typed_secrets(sys.argv[1:])  # the command line of this process, before it is masked
+        carry_secrets(typed_secrets(sys.argv[1:]))  # before the command line itself is masked
         environ = os.environ
-        if any(v not in environ.values() for v in carry_typed):
-            count = sum(1 for name in environ if name.startswith("EXPERIMENTS_TYPED_"))
-            for value in carry_typed:
-                if value not in environ.values():
-                    environ[TYPED.format(count)] = value
-                    count += 1
     values = {
         value
         for name, value in environ.items()
