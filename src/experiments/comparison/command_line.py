@@ -17,7 +17,8 @@ PATH is a sweep dir (outputs/multirun/<day>/<time>), a run dir, a W&B dir or run
 (<run dir>/wandb, offline-run-*/, run-*.wandb), or entity/project[/group] on W&B (needs credentials).
 Writes report.md, report.html (self-contained), runs.csv, summary.json and PNG plots to --out.
 Exit status: 0 when at least one run finished, 1 when none did, 2 when no run was found or the
-report cannot be written (a read-only sweep dir: write it elsewhere with -o DIR).
+report cannot be written (a read-only sweep dir: write it elsewhere with -o DIR), or when -o DIR holds
+files that compare did not write (add --overwrite to write over them).
 """
 
 
@@ -51,6 +52,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--alpha", type=float, default=0.05, help="significance level after Holm's correction"
     )
+    parser.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="write into --out even where it holds files that compare did not write",
+    )
     parser.add_argument("--no-plots", action="store_true", help="skip the PNG plots (faster)")
     parser.add_argument("-q", "--quiet", action="store_true", help="no terminal table")
     return parser.parse_args(argv)
@@ -72,6 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             alpha=args.alpha,
             plots=not args.no_plots,
             command=command,
+            overwrite=args.overwrite,
         )
     except (FileNotFoundError, ValueError, ReportDirError) as error:
         print(f"compare: {error}", file=sys.stderr)

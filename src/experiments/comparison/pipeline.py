@@ -23,6 +23,37 @@ from experiments.records.run_record import RunRecord
 COMMAND = "experiments compare"
 
 
+#: Written into every report dir by compare: a later compare may write over it, not over a person's files.
+MARKER = ".experiments-compare"
+
+
+class ForeignReportDir(ValueError):
+    """``-o DIR`` names a non-empty dir that compare did not write."""
+
+
+def refuse_foreign_dir(out: Path) -> None:
+    """Refuse to write into ``out`` where it holds files that compare did not write (``--overwrite`` allows it).
+
+    Compare's own output is known by its marker file, or (reports written before the marker) by its
+    ``summary.json``, whose ``command`` is a compare command."""
+    import json
+
+    if not out.is_dir() or not any(p for p in out.iterdir() if not p.name.startswith(".write-check-")):
+        return
+    if (out / MARKER).is_file():
+        return
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+        if isinstance(summary, dict) and str(summary.get("command", "")).startswith(COMMAND):
+            return
+    except (OSError, ValueError):
+        pass
+    raise ForeignReportDir(
+        f"{out} is not empty and holds no earlier compare report; write it elsewhere with -o DIR, "
+        "or add --overwrite to write over its files"
+    )
+
+
 class ReportDirError(RuntimeError):
     """The output dir cannot be made or written (read-only, no permission, full)."""
 
@@ -45,6 +76,7 @@ def compare(
     alpha: float = 0.05,
     plots: bool = True,
     command: str | None = None,
+    overwrite: bool = False,
 ) -> Report:
     """Collect the runs under ``paths`` and write the report files into ``out``; returns the report.
 
@@ -55,6 +87,8 @@ def compare(
     if not runs:
         raise FileNotFoundError(f"no runs found under {', '.join(map(str, paths))}")
     out = out or default_out(paths)
+    if not overwrite:
+        refuse_foreign_dir(out)
     writable(out)
     command = command or f"{COMMAND} " + " ".join(shlex.quote(str(p)) for p in paths)
     ignored = (*IGNORED_KEYS, *ignore)
@@ -134,6 +168,9 @@ def write_report(report: Report, out: Path, *, plots: bool = True) -> Report:
         write_json(report, out / "summary.json")
         write_markdown(report, out / "report.md")
         write_html(report, out / "report.html")
+        from experiments.records.atomic import write_atomic
+
+        write_atomic(out / MARKER, f"{report.command}\n")  # the next compare into this dir knows its own
     except OSError as error:  # e.g. the disk filled up, or the dir became read-only, after the check
         raise ReportDirError(out, error) from error
     return report

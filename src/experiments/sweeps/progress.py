@@ -16,7 +16,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from experiments.records.run_record import FINAL_STATUSES, RunRecord
 from experiments.sweeps.grid import count_jobs
-from experiments.sweeps.table import SUMMARY_MD, clock, job_rows, write_summary
+from experiments.sweeps.table import ELSEWHERE, SUMMARY_MD, clock, job_rows, shown_status, write_summary
 
 START_VARIABLE = "EXPERIMENTS_SWEEP_START"
 TOTAL_VARIABLE = "EXPERIMENTS_SWEEP_TOTAL"
@@ -46,7 +46,7 @@ def _outcome(record_file: Path) -> str:
     record = RunRecord.read(record_file.parent)
     accuracy = record.metric("test/acc")
     if not record.ok or accuracy is None:
-        return f"{record.status:<6}"
+        return f"{shown_status(record, record_file.parent):<6}"
     how = " (reused)" if record.identical_to else ""
     return f"{record.status:<6} test/acc {100 * accuracy:5.2f} %{how} "
 
@@ -121,10 +121,12 @@ class SweepCallback(Callback):
         sweep_dir = Path(config.hydra.sweep.dir)
         rows = job_rows(sweep_dir)
         table = write_summary(sweep_dir, rows, self._seconds())
-        failed = [r for r in rows if r["status"] not in ("ok", "skipped")]
+        failed = [r for r in rows if r["status"] not in ("ok", "skipped", ELSEWHERE)]
+        elsewhere = [r for r in rows if r["status"] == ELSEWHERE]
         SweepCallback.failed_jobs = len(failed)
         print(
-            f"\nSweep finished in {self._elapsed()}: {len(rows) - len(failed)} of {len(rows)} jobs ok.\n{table}"
+            f"\nSweep finished in {self._elapsed()}: {len(rows) - len(failed) - len(elsewhere)} of {len(rows)} jobs "
+            f"ok.\n{table}"
         )
         print(f"Summary: {sweep_dir / SUMMARY_MD}\nCompare the jobs: experiments compare {sweep_dir}")
         if (sweep_dir / "tensorboard").is_dir():
@@ -134,6 +136,11 @@ class SweepCallback(Callback):
         if list(sweep_dir.glob("*/wandb/offline-run-*")):
             print(
                 f"Upload the offline W&B runs of this sweep with: wandb sync {sweep_dir}/*/wandb/offline-run-*"
+            )
+        if elsewhere:
+            print(
+                f"{len(elsewhere)} job(s) {ELSEWHERE} (their run dir is held by another process): "
+                "resume this sweep with sweep.resume=true once it has ended."
             )
         if failed:
             print(

@@ -14,7 +14,7 @@ MULTIRUN_ROOT = Path("outputs/multirun")
 
 def find_sweep_to_resume(root: Path, task_overrides: Sequence[str]) -> Path | None:
     """The newest sweep dir under ``root`` whose ``multirun.yaml`` has the same overrides."""
-    wanted = sorted(o for o in task_overrides if not o.startswith("sweep.resume"))
+    wanted = sorted(o for o in task_overrides if not o.startswith("sweep.resume") and not _hydra_override(o))
     if not root.is_dir():
         return None
     candidates = sorted(root.glob("*/*/multirun.yaml"), key=lambda p: p.stat().st_mtime, reverse=True)
@@ -35,7 +35,8 @@ def resume_argument(argv: list[str], root: Path = MULTIRUN_ROOT) -> list[str]:
     if resume in (None, "false", "False", "null") or any(a.startswith("hydra.sweep.dir=") for a in argv):
         return argv
     if resume.lower() == "true":
-        overrides = [a for a in argv if "=" in a and not a.startswith(("-", "hydra."))]
+        # Hydra keeps its own overrides (hydra.x=..., hydra/launcher=parallel) apart from the task's
+        overrides = [a for a in argv if "=" in a and not _hydra_override(a)]
         found = find_sweep_to_resume(root, overrides)
         if found is None:
             raise ConfigError(
@@ -49,3 +50,8 @@ def resume_argument(argv: list[str], root: Path = MULTIRUN_ROOT) -> list[str]:
             raise ConfigError("sweep.resume", f"{resume} is not a sweep dir (no multirun.yaml in it)")
     print(f"Resuming sweep {found}: finished jobs are skipped")
     return [*argv, f"hydra.sweep.dir={found}"]
+
+
+def _hydra_override(argument: str) -> bool:
+    """``hydra.sweep.dir=...``, ``hydra/launcher=parallel``, ``+hydra/...``: Hydra's, not the task's; flags too."""
+    return argument.startswith("-") or argument.lstrip("+~").startswith(("hydra.", "hydra/"))

@@ -12,6 +12,8 @@ from omegaconf import OmegaConf
 from experiments.records.atomic import write_atomic
 from experiments.records.run_record import RunRecord
 
+#: A job whose run dir another live process holds (another sweep into the same dir): not failed, not ours.
+ELSEWHERE = "running in another sweep"
 SUMMARY_JSON = "sweep_summary.json"
 SUMMARY_MD = "sweep_summary.md"
 
@@ -32,7 +34,7 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
                 "job": int(job_dir.name),
                 "dir": str(job_dir),
                 "overrides": overrides,
-                "status": record.status,
+                "status": shown_status(record, job_dir),
                 "error": record.error,
                 "test/acc": record.metrics.get("test/acc"),
                 "val/acc_best": record.metrics.get("val/acc_best"),
@@ -43,6 +45,19 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def shown_status(record: RunRecord, job_dir: Path) -> str:
+    """The record's status, or :data:`ELSEWHERE` for a ``running`` job that another live process holds."""
+    import os
+
+    from experiments.records.lock import lock_holder
+
+    if record.status == "running":
+        holder = lock_holder(job_dir)
+        if holder is not None and holder != os.getpid():
+            return ELSEWHERE
+    return record.status
 
 
 def totals(rows: Sequence[dict[str, Any]], sweep_seconds: float | None) -> dict[str, Any]:
@@ -87,9 +102,9 @@ def write_summary(sweep_dir: Path, rows: Sequence[dict[str, Any]], sweep_seconds
     total = totals(rows, sweep_seconds)
     summary = {"counts": counts, "totals": total, "jobs": list(rows)}
     write_atomic(sweep_dir / SUMMARY_JSON, json.dumps(summary, indent=2))
-    write_atomic(
-        sweep_dir / SUMMARY_MD, f"# Sweep {sweep_dir}\n\n{count_line(counts)}{time_line(total)}\n\n{table}\n"
-    )
+    document = f"# Sweep {sweep_dir}\n\n{count_line(counts)}{time_line(total)}\n\n{table}\n"
+    # overrides and errors are shown, never run as HTML (as compare's report.md: writers/markdown.md_safe)
+    write_atomic(sweep_dir / SUMMARY_MD, document.replace("&", "&amp;").replace("<", "&lt;"))
     return table
 
 

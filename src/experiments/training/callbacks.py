@@ -23,6 +23,11 @@ class History(pl.Callback):
         self._val_start = 0.0
         self._val_seconds = 0.0
 
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        # A run resumed from a mid-epoch checkpoint goes on inside that epoch: Lightning does not call
+        # on_train_epoch_start for it, so its clock starts here (not at perf_counter's zero, the uptime).
+        self.on_train_epoch_start(trainer, pl_module)
+
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._epoch_start = time.perf_counter()
         self._val_seconds = 0.0
@@ -98,6 +103,9 @@ class EpochLines(pl.callbacks.ProgressBar):
 
     def enable(self) -> None:
         self._enabled = True
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        self._started = time.perf_counter()  # a mid-epoch resume has no on_train_epoch_start
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()

@@ -114,3 +114,20 @@ def reroot_checkpoint_state(checkpoint: dict[str, Any], dirpaths: dict[str, str]
         state["dirpath"] = now
         moved.append(str(key))
     return moved
+
+
+def set_aside_checkpoints(run_dir: str | Path) -> Path | None:
+    """A run that starts from scratch in a dir that has checkpoints of an earlier attempt: move them to
+    ``checkpoints.attempt-N`` (kept, not deleted). Returns where they went, None where there were none.
+
+    Lightning would otherwise write ``best-v1.ckpt`` / ``last-v1.ckpt`` beside the stale ``last.ckpt``, and a
+    later ``resume=`` of the dir would pick the stale one up and redo the epochs trained since.
+    """
+    checkpoints = Path(run_dir) / "checkpoints"
+    if not checkpoints.is_dir() or not any(checkpoints.glob("*.ckpt")):
+        return None
+    attempt = 1
+    while (aside := checkpoints.with_name(f"checkpoints.attempt-{attempt}")).exists():
+        attempt += 1
+    checkpoints.rename(aside)
+    return aside

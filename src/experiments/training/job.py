@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.records.atomic import NoSpaceLeft, no_space
 from experiments.records.identity import current_job
 from experiments.records.record_writer import RecordWriter, versions
-from experiments.records.redaction import redact
+from experiments.records.redaction import carry_secrets, config_secrets, redact
 from experiments.records.run_record import RunRecord
 from experiments.training.context import JobContext
 
@@ -40,6 +40,7 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | 
     from experiments.training.report import next_steps, print_final
     from experiments.training.signals import GracefulStop, Interrupted
 
+    carry_secrets(config_secrets(OmegaConf.to_container(cfg, resolve=False)))  # typed in an override
     job = JobContext(
         cfg=cfg,
         config=redact(OmegaConf.to_container(cfg, resolve=True)),
@@ -49,6 +50,11 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | 
     )
     previous = RunRecord.read(job.run_dir) if cfg.get("resume") and not rank_worker else RunRecord()
     if not rank_worker:
+        if not cfg.get("resume"):
+            from experiments.training.checkpoints import set_aside_checkpoints
+
+            if aside := set_aside_checkpoints(job.run_dir):
+                print(f"Starting from scratch: the earlier attempt's checkpoints are kept in {aside}")
         job.results = RecordWriter(job.run_dir)
         job.results.update(**_identity_fields(job))
     status = "failed"

@@ -18,6 +18,15 @@ from experiments.comparison.writers.tables import (
 )
 
 
+def md_safe(text: str) -> str:
+    """``text`` with ``&`` and ``<`` as entities: a group name, tag, metric name or error from run data is
+    shown, never run as HTML by a Markdown viewer (``<script>``), as ``report.html`` escapes it.
+
+    Without a ``<`` no HTML tag can open; ``>`` stays (``max > min`` in the ranking table is ours).
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;")
+
+
 def _md_cell(text: str) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
@@ -79,7 +88,7 @@ def write_markdown(report: Report, path: Path) -> Path:
     ]
     from experiments.records.atomic import write_atomic
 
-    write_atomic(path, "\n".join(parts))
+    write_atomic(path, md_safe("\n".join(parts)))
     return path
 
 

@@ -155,7 +155,7 @@ def context_lines(report: Report) -> list[str]:
     offline = report.offline_wandb()
     if offline:
         lines.append(
-            f"- W&B: {offline} run(s) are offline only (upload them with `wandb sync <run dir>/wandb/offline-run-*`)"
+            f"- W&B: {offline} run(s) are offline only (upload them with `wandb sync RUN_DIR/wandb/offline-run-*`)"
         )
     lines.append(f"- Made with: `{report.command}`")
     return lines
