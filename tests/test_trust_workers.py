@@ -172,3 +172,31 @@ def test_an_epoch_whose_start_hook_was_skipped_is_timed_from_the_start_of_traini
     time.sleep(0.05)
     history.on_train_epoch_end(trainer, None)
     assert 0.05 <= history.epochs[0]["train_seconds"] < 5
+
+
+def test_the_parallel_launcher_refuses_joblib_keys_it_would_ignore(tmp_path):
+    """Jobs go to loky one by one, so joblib.Parallel's settings would change nothing: refused up front."""
+    from tests.conftest import run_cli
+
+    refused = run_cli(
+        "-m",
+        "seed=0,1",
+        "hydra/launcher=parallel",
+        "+hydra.launcher.timeout=5",
+        "sweep.dry_run=true",
+        cwd=tmp_path,
+    )
+    assert refused.returncode == 2 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines() == [
+        "Config error: hydra.launcher.timeout: hydra/launcher=parallel takes n_jobs and jobs_per_device only "
+        "(its jobs go to loky one by one, so joblib's other settings would change nothing)"
+    ]
+    listed = run_cli(
+        "-m",
+        "seed=0,1",
+        "hydra/launcher=parallel",
+        "hydra.launcher.n_jobs=2",
+        "sweep.dry_run=true",
+        cwd=tmp_path,
+    )
+    assert listed.returncode == 0, listed.stderr[-2000:]

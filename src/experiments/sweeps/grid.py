@@ -100,8 +100,21 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
     )
 
 
+#: The keys ``hydra/launcher=parallel`` acts on (its jobs go to loky one by one, not through joblib.Parallel).
+PARALLEL_LAUNCHER_KEYS = {"_target_", "n_jobs", "jobs_per_device"}
+
+
 def check_launcher(launcher: DictConfig) -> None:
-    """``hydra.launcher.jobs_per_device`` (``hydra/launcher=parallel``) is a whole number >= 1, before any job."""
+    """``hydra.launcher.jobs_per_device`` (``hydra/launcher=parallel``) is a whole number >= 1, and the parallel
+    launcher is given no key it would ignore, before any job."""
+    if str(launcher.get("_target_", "")).endswith("experiments_launcher.parallel_launcher.ParallelLauncher"):
+        ignored = sorted(set(launcher) - PARALLEL_LAUNCHER_KEYS)
+        if ignored:
+            raise ConfigError(
+                f"hydra.launcher.{ignored[0]}",
+                "hydra/launcher=parallel takes n_jobs and jobs_per_device only (its jobs go to loky one by one, "
+                "so joblib's other settings would change nothing)",
+            )
     value = launcher.get("jobs_per_device", 1)
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ConfigError(
