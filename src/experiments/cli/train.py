@@ -18,7 +18,13 @@ import hydra
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import ConfigError, config_dir, validate
-from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session, open_mapping_overrides
+from experiments.config.compose import (
+    CONFIG_NAME,
+    check_override_syntax,
+    compose_in,
+    hydra_session,
+    open_mapping_overrides,
+)
 from experiments.records.run_record import RunRecord
 from experiments.training.task import train
 
@@ -225,6 +231,7 @@ def main(argv: list[str]) -> int:
         hydra_main()
         return 0
     try:
+        check_override_syntax(argv)
         outcome = run_sweep(argv) if any(a in MULTIRUN_FLAGS for a in argv) else run_once(argv)
         if isinstance(outcome, int):
             return outcome  # a dry run's exit code

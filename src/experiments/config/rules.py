@@ -15,6 +15,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from experiments.config.errors import ConfigError
 from experiments.config.folder_resolvers import check_image_folder
+from experiments.config.limits import AUGMENT, SEED_MAX, check_augment, check_job_name, check_memory, finite
+from experiments.config.targets import check_targets
 from experiments.models.geometry import (
     PADDING_MODES,
     PADDING_SIZES,
@@ -42,22 +44,26 @@ PRECISIONS = (
     "64",
 )
 MISSING = object()
-AUGMENT_KEYS = {  # experiments.data.augment.Augment's fields (a test keeps the two equal)
-    "crop_padding",
-    "padding_mode",
-    "resized_crop_scale",
-    "resized_crop_ratio",
-    "hflip",
-    "translate",
-    "scale",
-    "squeeze",
-    "shear",
-}
+AUGMENT_KEYS = set(AUGMENT)  # experiments.data.augment.Augment's fields (a test keeps the two equal)
+# The shipped configs' other true/false options: a word such as ``maybe`` is refused, never read as true.
+BOOLEANS = (
+    "activation.inplace",
+    "callbacks.checkpoint.auto_insert_metric_name",
+    "callbacks.checkpoint.save_last",
+    "logger.tensorboard.default_hp_metric",
+    "model.net.fc_bias",
+    "optimizer.nesterov",
+    "trainer.enable_model_summary",
+    "trainer.sync_batchnorm",
+    "sweep.dry_run",
+    "sweep.reuse_identical",
+    *(f"{group}._partial_" for group in ("activation", "pooling", "optimizer", "scheduler.factory")),
+)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return finite(value)
 
 
 def _integer(value: Any) -> bool:
@@ -73,7 +79,11 @@ class Rule:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("seed", lambda v: _integer(v) and v >= 0, "must be a non-negative integer, e.g. seed=0"),
+    Rule(
+        "seed",
+        lambda v: _integer(v) and 0 <= v <= SEED_MAX,
+        f"must be an integer in [0, {SEED_MAX}] (numpy's and torch's seed range), e.g. seed=0",
+    ),
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
     Rule(
         "threads",
@@ -105,6 +115,7 @@ RULES: tuple[Rule, ...] = (
             f"pooling.{ORDER_STATISTIC}",
             f"activation.{MONOTONE}",
             "model.pool_follows_activation",
+            *BOOLEANS,
         )
     ),
     Rule(
@@ -140,12 +151,6 @@ RULES: tuple[Rule, ...] = (
         "must be auto, cpu or a device such as cuda:0",
         optional=True,
     ),
-    Rule(
-        "data.augment",
-        lambda v: isinstance(v, dict) and set(v) <= AUGMENT_KEYS,
-        f"must be a mapping with keys from {sorted(AUGMENT_KEYS)}",
-        optional=True,
-    ),
     Rule("optimizer.lr", lambda v: _number(v) and v > 0, "must be a number > 0, e.g. optimizer.lr=0.001"),
     Rule("optimizer.weight_decay", lambda v: _number(v) and v >= 0, "must be a number >= 0", optional=True),
     Rule(
@@ -174,7 +179,13 @@ RULES: tuple[Rule, ...] = (
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key."""
+    """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key.
+
+    Every callable the config names is checked against the allowlist first (``config/targets.py``).
+    """
+    check_targets(cfg)
+    if OmegaConf.select(cfg, "hydra.job.name", default=None) is not None:
+        check_job_name(cfg.hydra.job.name)
     class_folders = OmegaConf.select(cfg, "data.class_folders", default=None)
     if class_folders is not None:  # before data.num_classes, which the folders' count may fill in
         check_image_folder(class_folders, _count_or_folders(cfg))
@@ -191,6 +202,11 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(rule.key, f"is missing; it {rule.requirement}")
         if not rule.check(value):
             raise ConfigError(rule.key, f"{rule.requirement}; got {value!r} ({type(value).__name__})")
+    augment = OmegaConf.select(cfg, "data.augment", default=None)
+    if augment is not None:
+        check_augment(
+            OmegaConf.to_container(augment, resolve=True) if isinstance(augment, DictConfig) else augment
+        )
     held_out = cfg.data.val_fraction + cfg.data.test_fraction
     if held_out >= 1:
         raise ConfigError(
@@ -201,9 +217,10 @@ def validate(cfg: DictConfig) -> None:
     if layers is None:
         return
     try:
-        feature_sizes(layers, cfg.image_size, cfg.padding.size)
+        sizes = feature_sizes(layers, cfg.image_size, cfg.padding.size)
     except GeometryError as error:
         raise ConfigError("image_size", f"model={cfg.model.name}: {error}") from None
+    check_memory(layers, sizes, cfg.image_size, cfg.data.channels, cfg.data.batch_size)
 
 
 def _count_or_folders(cfg: DictConfig) -> object:
