@@ -53,10 +53,16 @@ def run_once(argv: list[str]) -> Path | int:
         if cfg.hydra.mode == RunMode.MULTIRUN:
             return run_sweep(argv)
         validate(cfg)
-        again = _continuation(cfg, argv)
+        notes: list[str] = []
+        again = _continuation(cfg, argv, notes)
         if again is not None:
+            from experiments.training.resume import refuse_other_run
+
             cfg = compose_in(session, again, hydra_config=True, with_log_configuration=True)
             validate(cfg)
+            refuse_other_run(Path(str(cfg.hydra.run.dir)), cfg)
+        for note in notes:  # once the continuation is known to fit its run dir
+            print(note)
         _refuse_used_run_dir(cfg)
         refuse_bad_weights(cfg)
         _fix_run_dir(cfg)
@@ -151,7 +157,7 @@ def _run_job_in(session: Any, cfg: DictConfig) -> None:
         raise ret._return_value
 
 
-def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
+def _continuation(cfg: DictConfig, argv: list[str], notes: list[str]) -> list[str] | None:
     """For ``resume=``: the command line that continues the earlier run in its own dir (None: no resume)."""
     resume = cfg.get("resume")
     if not resume:
@@ -165,7 +171,7 @@ def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
         return [*argv, "resume=null"]
     previous, checkpoint = found
     passed = f" (the newest that loads: {'; '.join(skipped)})" if skipped else ""
-    print(f"Resuming {previous} from {checkpoint.name}{passed}")
+    notes.append(f"Resuming {previous} from {checkpoint.name}{passed}")
     return [*_saved_overrides(previous), *argv, f"hydra.run.dir={previous}", f"resume={checkpoint}"]
 
 
