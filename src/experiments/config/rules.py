@@ -14,6 +14,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from experiments.config.errors import ConfigError
+from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
 from experiments.config.limits import AUGMENT, SEED_MAX, check_augment, check_job_name, check_memory, finite
 from experiments.config.targets import check_targets
@@ -189,6 +190,7 @@ def validate(cfg: DictConfig) -> None:
     class_folders = OmegaConf.select(cfg, "data.class_folders", default=None)
     if class_folders is not None:  # before data.num_classes, which the folders' count may fill in
         check_image_folder(class_folders, _count_or_folders(cfg))
+        check_image_files(class_folders, OmegaConf.select(cfg, "data.skip_corrupt", default=False) is True)
     for rule in RULES:
         try:
             value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
