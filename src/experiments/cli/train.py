@@ -17,6 +17,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.cli.preflight import check_data_files, check_weights_fit
 from experiments.config import ConfigError, config_dir, validate
 from experiments.config.compose import (
     CONFIG_NAME,
@@ -65,6 +66,8 @@ def run_once(argv: list[str]) -> Path | int:
             print(note)
         _refuse_used_run_dir(cfg)
         refuse_bad_weights(cfg)
+        check_weights_fit(cfg)
+        check_data_files(cfg)
         _fix_run_dir(cfg)
         from experiments.records.lock import claimed_run_dir
         from experiments.records.redaction import redact
@@ -107,6 +110,11 @@ def run_sweep(argv: list[str]) -> Path | int:
     if check.problems:
         lines = "\n  ".join(check.problems)
         raise ConfigError("sweep", f"no job was started; these jobs have bad values:\n  {lines}")
+    configs = [c for c in check.configs if c is not None]
+    for cfg in {str(c.model.net.get("weights")): c for c in configs}.values():
+        check_weights_fit(cfg)
+    for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
+        check_data_files(cfg)
     overrides = resume_argument(overrides)
     with hydra_session() as session:
         cfg = compose_in(session, overrides, hydra_config=True, multirun=True)  # the sweep dir, resolved once
