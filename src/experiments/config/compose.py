@@ -37,6 +37,9 @@ def hydra_session(root: Path | None = None) -> Iterator[Hydra]:
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from experiments.config.targets import trust_config_dir
+
+    trust_config_dir(root or config_dir())
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(

@@ -3,16 +3,19 @@
 A config is untrusted input: a run dir's ``.hydra/overrides.yaml`` is replayed by ``resume=``, and a
 ``_target_`` can name any callable (``builtins.open`` empties a file). So every ``_target_``, every
 ``path`` that ``hydra.utils.get_object`` resolves, and the logging factories (``()``, ``class``) must name
-an object under one of :data:`ALLOWED`, or under a prefix the user allows on the command line's
-environment: ``EXPERIMENTS_ALLOWED_TARGETS=mypkg.,otherpkg.models`` (comma-separated; never read from a
-replayed run dir). Checked as text, without importing anything (no torch).
+an object under one of :data:`ALLOWED`, a callable that the config tree itself names (the YAML files of
+``conf/`` or of the conf dir being composed: a new option is one YAML file, ``docs/architecture.md``), or
+under a prefix the user allows in the environment: ``EXPERIMENTS_ALLOWED_TARGETS=mypkg.,otherpkg.models``
+(comma-separated; never read from a replayed run dir). Checked as text, without importing anything (no torch).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -26,15 +29,18 @@ ALLOWED = (
     "torch.nn.",
     "torch.optim.",
     "torchvision.transforms.",
-    "pytorch_lightning.",
-    "lightning.pytorch.",
+    "pytorch_lightning.Trainer",
+    "pytorch_lightning.callbacks.",
+    "pytorch_lightning.loggers.",
+    "lightning.pytorch.callbacks.",
     "optuna.samplers.",
     "optuna.pruners.",
     "hydra_plugins.",
     "hydra._internal.core_plugins.",
-    "logging.",
     "functools.partial",
 )
+#: What a logging config's ``()`` and ``class`` may name (``hydra.job_logging``: only from the command line).
+LOGGING = ("experiments.", "logging.")
 #: Callables that resolve another dotted path: allowed only when that path is allowed too.
 RESOLVERS = ("hydra.utils.get_object", "hydra.utils.get_class", "hydra.utils.get_method")
 #: Names that reach outside an allowed module (``torch.nn.modules.module.os.system``), refused anywhere in a path.
@@ -58,16 +64,58 @@ DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 LOGGING_NODES = ("hydra.job_logging", "hydra.hydra_logging")
 
 
+_conf_dirs: set[str] = set()  # conf dirs composed from in this process (hydra_session)
+NAMED = re.compile(r"""(_target_|path|\(\)|class):\s*['"]?([A-Za-z_][\w.]*)""")
+
+
+def trust_config_dir(root: str | Path) -> None:
+    """The callables that ``root``'s YAML files name are allowed (a conf dir is the project's own code)."""
+    _conf_dirs.add(str(Path(root).resolve()))
+
+
+@functools.cache
+def _named_in(root: str, logging: bool) -> frozenset[str]:
+    kinds = ("()", "class") if logging else ("_target_", "path")
+    found: set[str] = set()
+    for path in Path(root).rglob("*.yaml"):
+        try:
+            text = path.read_text(errors="replace")
+        except OSError:
+            continue
+        found.update(name for kind, name in NAMED.findall(text) if kind in kinds)
+    return frozenset(found)
+
+
+def conf_targets(logging: bool = False) -> frozenset[str]:
+    """Every dotted name that a trusted conf dir's YAML files give as a target or ``path`` (``logging``:
+    as a logging ``()`` or ``class``)."""
+    from experiments.config.compose import config_dir
+
+    roots = {str(config_dir().resolve()), *_conf_dirs}
+    try:  # a job that Hydra composed itself (``-cd DIR``): its config sources
+        from hydra.core.hydra_config import HydraConfig
+
+        if HydraConfig.initialized():
+            roots.update(s.path for s in HydraConfig.get().runtime.config_sources if s.schema == "file")
+    except Exception:
+        pass
+    return frozenset().union(*(_named_in(root, logging) for root in sorted(roots)))
+
+
 def allowed_prefixes() -> tuple[str, ...]:
     """:data:`ALLOWED` plus the user's own prefixes from ``$EXPERIMENTS_ALLOWED_TARGETS``."""
     extra = (p.strip() for p in os.environ.get(ENV, "").split(","))
     return (*ALLOWED, *(p for p in extra if p))
 
 
-def target_problem(target: Any, prefixes: tuple[str, ...] | None = None) -> str | None:
-    """Why ``target`` (a dotted path) may not be called, or None where it may."""
+def target_problem(
+    target: Any, prefixes: tuple[str, ...] | None = None, named: frozenset[str] = frozenset()
+) -> str | None:
+    """Why ``target`` (a dotted path) may not be called, or None where it may (``named``: the conf tree's own)."""
     prefixes = allowed_prefixes() if prefixes is None else prefixes
     text = str(target)
+    if text in named:
+        return None
     if not DOTTED.fullmatch(text):
         return f"{text!r} is not a dotted path such as experiments.models.lenet.lenet5"
     parts = text.split(".")
@@ -92,9 +140,13 @@ def target_problem(target: Any, prefixes: tuple[str, ...] | None = None) -> str 
 def check_targets(cfg: DictConfig | ListConfig) -> None:
     """Refuse (ConfigError naming the key) any ``_target_``, resolved ``path``, ``()`` or logging ``class``
     that is not allowed. Values are read unresolved: an interpolation is refused, not followed."""
-    prefixes = allowed_prefixes()
+    prefixes, named = allowed_prefixes(), conf_targets()
+    mine = tuple(p for p in prefixes if p not in ALLOWED)
     for key, target in _targets(cfg, ""):
-        problem = target_problem(target, prefixes)
+        if key.endswith(("()", ".class")):
+            problem = target_problem(target, (*LOGGING, *mine), conf_targets(logging=True))
+        else:
+            problem = target_problem(target, prefixes, named)
         if problem is not None:
             raise ConfigError(key, problem)
 
