@@ -15,20 +15,13 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from experiments.config.conf_dir import config_dir
 from experiments.config.errors import ConfigError
 
 if TYPE_CHECKING:
     from hydra._internal.hydra import Hydra
 
 CONFIG_NAME = "config"
-
-
-def config_dir() -> Path:
-    """``conf/`` shipped inside the package (wheel), else the source checkout's top-level ``conf/``."""
-    packaged = Path(__file__).resolve().parents[1] / "conf"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "conf"
 
 
 @contextmanager

@@ -55,7 +55,7 @@ def check_augment(augment: Any) -> None:
     for name, value in augment.items():
         if name not in AUGMENT:
             raise ConfigError(
-                f"data.augment.{name}", f"no such option; choose from {', '.join(sorted(AUGMENT))}"
+                "data.augment", f"must be a mapping with keys from {sorted(AUGMENT)}; got {name!r}"
             )
         check, requirement = AUGMENT[name]
         if not check(value):

@@ -20,6 +20,7 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
+from experiments.config.conf_dir import config_dir
 from experiments.config.errors import ConfigError
 
 ENV = "EXPERIMENTS_ALLOWED_TARGETS"
@@ -89,8 +90,6 @@ def _named_in(root: str, logging: bool) -> frozenset[str]:
 def conf_targets(logging: bool = False) -> frozenset[str]:
     """Every dotted name that a trusted conf dir's YAML files give as a target or ``path`` (``logging``:
     as a logging ``()`` or ``class``)."""
-    from experiments.config.compose import config_dir
-
     roots = {str(config_dir().resolve()), *_conf_dirs}
     try:  # a job that Hydra composed itself (``-cd DIR``): its config sources
         from hydra.core.hydra_config import HydraConfig
