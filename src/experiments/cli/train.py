@@ -108,6 +108,7 @@ def run_sweep(argv: list[str]) -> Path | int:
     for cfg in {str(c.model.net.get("weights")): c for c in check.configs if c is not None}.values():
         refuse_bad_weights(cfg)
     if check.problems:
+        _refuse_one_problem(check.problems, len(check.jobs))
         lines = "\n  ".join(check.problems)
         raise ConfigError("sweep", f"no job was started; these jobs have bad values:\n  {lines}")
     configs = [c for c in check.configs if c is not None]
@@ -128,6 +129,14 @@ def run_sweep(argv: list[str]) -> Path | int:
             overrides += ["hydra/sweeper=grid", "hydra.sweeper.jobs_checked=true"]
         session.multirun(CONFIG_NAME, partial(sweep_task, checked=check.grid, identical=reuse), overrides)
     return sweep_dir
+
+
+def _refuse_one_problem(problems: list[str], jobs: int) -> None:
+    """Every job refused for the same reason (a fixed value such as ``seed=``): that reason as one line."""
+    reasons = {p.split("): ", 1)[-1] for p in problems}
+    if len(problems) == jobs and len(reasons) == 1:
+        key, _, problem = reasons.pop().partition(": ")
+        raise ConfigError(key, problem)
 
 
 def first_line(cfg: DictConfig, argv: list[str]) -> str:
