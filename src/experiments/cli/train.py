@@ -117,6 +117,7 @@ def run_sweep(argv: list[str]) -> Path | int:
     for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
         check_data_files(cfg)
     overrides = resume_argument(overrides)
+    make_output_root()  # once every job is checked: a refused sweep writes nothing
     with hydra_session() as session:
         cfg = compose_in(session, overrides, hydra_config=True, multirun=True)  # the sweep dir, resolved once
         sweep_dir = Path(str(cfg.hydra.sweep.dir))
@@ -137,6 +138,11 @@ def _refuse_one_problem(problems: list[str], jobs: int) -> None:
     if len(problems) == jobs and len(reasons) == 1:
         key, _, problem = reasons.pop().partition(": ")
         raise ConfigError(key, problem)
+
+
+def make_output_root() -> None:
+    """``outputs/``: the output root; the Optuna study's sqlite file lives there too."""
+    Path("outputs").mkdir(exist_ok=True)
 
 
 def first_line(cfg: DictConfig, argv: list[str]) -> str:
@@ -247,9 +253,9 @@ def main(argv: list[str]) -> int:
         except ConfigError as error:
             fail(error)
         return 0
-    Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
     flags = [a for a in argv if a.startswith("-") and a not in MULTIRUN_FLAGS]
     if flags:  # Hydra's own flags: --cfg, --info, --hydra-help, -cd, ...
+        make_output_root()
         sys.argv = [sys.argv[0], *argv]
         hydra_main()
         return 0
