@@ -205,8 +205,13 @@ def check_override_syntax(overrides: Sequence[str]) -> None:
         for item in parsed:
             if item.is_sweep_override() and not list(item.sweep_string_iterator()):
                 raise ConfigError(item.get_key_element(), "an empty sweep; list at least one value")
-            group = item.key_or_group
-            if group in config_groups() and not item.is_delete() and isinstance(item.value(), list):
+            group, value = item.key_or_group, None if item.is_sweep_override() else item.value()
+            if (
+                group in config_groups()
+                and not item.is_delete()
+                and not item.is_sweep_override()
+                and not isinstance(value, str)
+            ):
                 raise ConfigError(
                     group, f"takes one option; choose one of {', '.join(config_groups()[group])}"
                 )

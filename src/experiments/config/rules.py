@@ -183,7 +183,29 @@ def validate(cfg: DictConfig) -> None:
     """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key.
 
     Every callable the config names is checked against the allowlist first (``config/targets.py``).
+    A refused key whose value comes from another (``image_size: ${model.input_size}``) names that one too.
     """
+    try:
+        _validate(cfg)
+    except ConfigError as error:
+        source = _interpolation(cfg, error.key)
+        if source is None:
+            raise
+        raise ConfigError(error.key, f"{str(error).split(': ', 1)[1]} ({error.key} is {source})") from None
+
+
+def _interpolation(cfg: DictConfig, key: str) -> str | None:
+    """``${model.input_size}`` where ``key``'s value is an interpolation, else None."""
+    parent, _, leaf = key.rpartition(".")
+    try:
+        node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+        child = node._get_node(leaf) if isinstance(node, DictConfig) and leaf in node else None
+    except Exception:  # a parent that cannot be resolved
+        return None
+    return str(child._value()) if child is not None and child._is_interpolation() else None
+
+
+def _validate(cfg: DictConfig) -> None:
     check_targets(cfg)
     if OmegaConf.select(cfg, "hydra.job.name", default=None) is not None:
         check_job_name(cfg.hydra.job.name)
