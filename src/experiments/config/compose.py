@@ -210,7 +210,7 @@ def check_override_syntax(overrides: Sequence[str]) -> None:
                 group in config_groups()
                 and not item.is_delete()
                 and not item.is_sweep_override()
-                and not isinstance(value, str)
+                and (not isinstance(value, str) or "${" in value)
             ):
                 raise ConfigError(
                     group, f"takes one option; choose one of {', '.join(config_groups()[group])}"

@@ -217,7 +217,7 @@ def _validate(cfg: DictConfig) -> None:
         try:
             value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
         except Exception as error:  # an interpolation that cannot resolve
-            raise ConfigError(rule.key, f"cannot be resolved ({error})") from None
+            raise ConfigError(rule.key, f"cannot be resolved ({_one_line(error)})") from None
         if isinstance(value, DictConfig):
             value = OmegaConf.to_container(value, resolve=True)
         if value is MISSING:
@@ -226,11 +226,15 @@ def _validate(cfg: DictConfig) -> None:
             raise ConfigError(rule.key, f"is missing; it {rule.requirement}")
         if not rule.check(value):
             raise ConfigError(rule.key, f"{rule.requirement}; got {value!r} ({type(value).__name__})")
-    augment = OmegaConf.select(cfg, "data.augment", default=None)
-    if augment is not None:
-        check_augment(
+    try:
+        augment = OmegaConf.select(cfg, "data.augment", default=None)
+        augment = (
             OmegaConf.to_container(augment, resolve=True) if isinstance(augment, DictConfig) else augment
         )
+    except Exception as error:  # an interpolation that cannot resolve
+        raise ConfigError("data.augment", f"cannot be resolved ({_one_line(error)})") from None
+    if augment is not None:
+        check_augment(augment)
     held_out = cfg.data.val_fraction + cfg.data.test_fraction
     if held_out >= 1:
         raise ConfigError(
@@ -266,7 +270,7 @@ def model_layers(cfg: DictConfig) -> tuple[Layer, ...] | None:
     try:
         node = OmegaConf.select(cfg, "model.features", default=None, throw_on_missing=True)
     except Exception as error:  # an interpolation that cannot resolve
-        raise ConfigError("model.features", f"cannot be resolved ({error})") from None
+        raise ConfigError("model.features", f"cannot be resolved ({_one_line(error)})") from None
     if node is None:
         return None
     try:
@@ -283,6 +287,11 @@ def model_layers(cfg: DictConfig) -> tuple[Layer, ...] | None:
         "{_target_: hydra.utils.get_object, path: experiments.models.architectures.LENET5}; "
         f"got {_short(layers)}",
     )
+
+
+def _one_line(error: Exception) -> str:
+    """OmegaConf's message without its ``full_key:``/``object_type=`` lines."""
+    return " ".join(str(error).split("\n", 1)[0].split())
 
 
 def _short(value: Any, limit: int = 80) -> str:
