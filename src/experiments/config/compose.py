@@ -204,7 +204,7 @@ def check_override_syntax(overrides: Sequence[str]) -> None:
             raise _syntax_error(override, str(error)) from None
         for item in parsed:
             if item.is_sweep_override() and not list(item.sweep_string_iterator()):
-                raise ConfigError(item.get_key_element(), "an empty sweep; list at least one value")
+                raise ConfigError(item.key_or_group, "an empty sweep; list at least one value")
             group, value = item.key_or_group, None if item.is_sweep_override() else item.value()
             if (
                 group in config_groups()
