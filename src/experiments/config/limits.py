@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from experiments.config.errors import ConfigError
@@ -15,6 +16,26 @@ from experiments.models.geometry import Conv, Layer
 
 FLOAT_BYTES = 4
 SEED_MAX = 2**32 - 1  # numpy.random.seed and torch's generators take seeds in [0, 2**32 - 1]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """``key``'s value must pass ``check``; ``requirement`` says what it takes (``optional``: may be absent)."""
+
+    key: str
+    check: Callable[[Any], bool]
+    requirement: str
+    optional: bool = False
+
+
+def _whole(value: Any, low: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= low
+
+
+def _batches(value: Any) -> bool:  # Lightning's limit_*_batches: a count, or a fraction of the batches
+    return (
+        value is None or _whole(value, 0) or (finite(value) and isinstance(value, float) and 0 <= value <= 1)
+    )
 
 
 def finite(value: Any) -> bool:
@@ -46,6 +67,65 @@ AUGMENT: dict[str, tuple[Callable[[Any], bool], str]] = {
     "squeeze": (lambda v: finite(v) and 0 <= v < 1, "a number in [0, 1)"),
     "shear": (lambda v: finite(v) and 0 <= v < 1, "a number in [0, 1)"),
 }
+
+
+#: The Trainer's and callbacks' numbers that the shipped configs set: a list, a word or a non-finite
+#: number there fails inside Lightning after the run dir exists.
+RUN_RULES = (
+    Rule("trainer.log_every_n_steps", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
+    Rule(
+        "trainer.check_val_every_n_epoch",
+        lambda v: v is None or _whole(v, 1),
+        "must be null or an integer >= 1",
+        optional=True,
+    ),
+    Rule("trainer.num_nodes", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
+    Rule("trainer.num_sanity_val_steps", lambda v: _whole(v, -1), "must be an integer >= -1", optional=True),
+    Rule(
+        "trainer.gradient_clip_val",
+        lambda v: v is None or (finite(v) and v >= 0),
+        "must be null or a number >= 0",
+        optional=True,
+    ),
+    *(
+        Rule(
+            f"trainer.limit_{part}_batches",
+            _batches,
+            "must be null, an integer >= 0 or a fraction in [0, 1]",
+            True,
+        )
+        for part in ("train", "val", "test")
+    ),
+    Rule(
+        "trainer.accelerator",
+        lambda v: isinstance(v, str) and v != "",
+        "must be a name such as auto, cpu or gpu",
+        True,
+    ),
+    Rule(
+        "trainer.strategy",
+        lambda v: isinstance(v, str) and v != "",
+        "must be a name such as auto or ddp",
+        True,
+    ),
+    Rule(
+        "trainer.benchmark", lambda v: v is None or isinstance(v, bool), "must be null, true or false", True
+    ),
+    Rule(
+        "callbacks.checkpoint.save_top_k", lambda v: _whole(v, -1), "must be an integer >= -1", optional=True
+    ),
+    Rule(
+        "callbacks.progress_bar.refresh_rate",
+        lambda v: _whole(v, 0),
+        "must be an integer >= 0",
+        optional=True,
+    ),
+    Rule(
+        "optimized_metric", lambda v: isinstance(v, str) and v != "", "must be a metric name such as val/acc"
+    ),
+    Rule("scheduler.factory.gamma", lambda v: finite(v) and v > 0, "must be a number > 0", optional=True),
+    Rule("scheduler.factory.step_size", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
+)
 
 
 def check_augment(augment: Any) -> None:

@@ -7,8 +7,7 @@ The geometry check walks the model's own layer list, ``model.features`` (plain P
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
@@ -16,7 +15,16 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from experiments.config.errors import ConfigError
 from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
-from experiments.config.limits import AUGMENT, SEED_MAX, check_augment, check_job_name, check_memory, finite
+from experiments.config.limits import (
+    AUGMENT,
+    RUN_RULES,
+    SEED_MAX,
+    Rule,
+    check_augment,
+    check_job_name,
+    check_memory,
+    finite,
+)
 from experiments.config.targets import check_targets
 from experiments.models.geometry import (
     PADDING_MODES,
@@ -69,14 +77,6 @@ def _number(value: Any) -> bool:
 
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
-
-
-@dataclass(frozen=True)
-class Rule:
-    key: str
-    check: Callable[[Any], bool]
-    requirement: str
-    optional: bool = False
 
 
 RULES: tuple[Rule, ...] = (
@@ -170,6 +170,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
         "must be 'auto', -1, a positive integer or a list of device indices",
     ),
+    *RUN_RULES,
     Rule(
         "logger.wandb.mode",
         lambda v: v in ("auto", "online", "offline", "disabled"),
