@@ -26,6 +26,7 @@ from experiments.config.limits import AUGMENT
 from .conftest import run_cli
 
 CI = os.environ.get("CI") == "true"
+EXAMPLES = int(os.environ.get("TRUST_FUZZ_EXAMPLES", "150" if CI else "300"))  # more for a longer hunt
 
 
 def leaves(node: DictConfig, prefix: str = "") -> list[str]:
@@ -94,7 +95,7 @@ def names_the_key(error: ConfigError, key: str) -> bool:
 
 
 @settings(
-    max_examples=150 if CI else 300,
+    max_examples=EXAMPLES,
     deadline=None,
     derandomize=CI,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
