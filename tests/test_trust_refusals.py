@@ -118,7 +118,9 @@ def finished_run(run_dir: Path, *overrides: str) -> Path:
     (run_dir / ".hydra").mkdir(parents=True)
     (run_dir / ".hydra" / "config.yaml").write_text(OmegaConf.to_yaml(cfg))
     (run_dir / ".hydra" / "overrides.yaml").write_text(OmegaConf.to_yaml(OmegaConf.create(list(overrides))))
-    (run_dir / "results.json").write_text('{"status": "finished", "ok": true}\n')
+    from experiments.records.record_writer import RecordWriter
+
+    RecordWriter(run_dir).update(status="finished")
     (run_dir / "checkpoints").mkdir()
     torch.save({"state_dict": {}, "epoch": 1}, run_dir / "checkpoints" / "last.ckpt")
     return run_dir
