@@ -153,7 +153,12 @@ def memory_bytes() -> int | None:
 
 
 def check_memory(
-    layers: Sequence[Layer], sizes: Sequence[int], image_size: int, channels: int, batch_size: int
+    layers: Sequence[Layer],
+    sizes: Sequence[int],
+    image_size: int,
+    channels: int,
+    batch_size: int,
+    padding: object = "model",
 ) -> None:
     """Refuse an image size whose batch of activations (input and every feature map, float32) cannot fit
     in this machine's memory, with the numbers."""
@@ -165,11 +170,13 @@ def check_memory(
         width = layer.out_channels if isinstance(layer, Conv) else width
         maps += width * size**2
     needed = maps * batch_size * FLOAT_BYTES
+    padded, lower = (f", padding.size={padding}", ", padding.size") if isinstance(padding, int) else ("", "")
     if needed > total:
         raise ConfigError(
             "image_size",
-            f"image_size={image_size} with data.batch_size={batch_size} needs about {_gib(needed)} for one "
-            f"batch's feature maps, more than this machine's {_gib(total)}; lower image_size or data.batch_size",
+            f"image_size={image_size}{padded} with data.batch_size={batch_size} needs about {_gib(needed)} for "
+            f"one batch's feature maps, more than this machine's {_gib(total)}; lower image_size{lower} or "
+            "data.batch_size",
         )
 
 

@@ -249,7 +249,7 @@ def _validate(cfg: DictConfig) -> None:
         sizes = feature_sizes(layers, cfg.image_size, cfg.padding.size)
     except GeometryError as error:
         raise ConfigError("image_size", f"model={cfg.model.name}: {error}") from None
-    check_memory(layers, sizes, cfg.image_size, cfg.data.channels, cfg.data.batch_size)
+    check_memory(layers, sizes, cfg.image_size, cfg.data.channels, cfg.data.batch_size, cfg.padding.size)
 
 
 def _count_or_folders(cfg: DictConfig) -> object:
