@@ -223,7 +223,8 @@ def _syntax_error(override: str, message: str) -> ConfigError:
     if not re.fullmatch(r"[\w./@-]+", key, re.ASCII):
         near = difflib.get_close_matches(key, [*groups, *_TOP_KEYS], n=3, cutoff=0.5)
         also = f"; did you mean {' or '.join(near)}?" if near else ""
-        return ConfigError(key, f"is not a key name (ASCII letters, digits, _ . / only){also}")
+        name = key if key.isprintable() else repr(key)
+        return ConfigError(name, f"is not a key name (ASCII letters, digits, _ . / only){also}")
     if key in groups:
         return ConfigError(key, f"no option {value!r}; choose one of {', '.join(groups[key])}")
     if "empty choice" in message or "empty" in message.lower():
@@ -231,7 +232,8 @@ def _syntax_error(override: str, message: str) -> ConfigError:
     detail = " ".join(line.strip() for line in message.splitlines()[1:2] if line.strip())
     return ConfigError(
         key,
-        f"cannot parse {value!r} ({detail or 'Hydra override grammar'}); quote it, e.g. {key}='\"{value}\"'",
+        f"cannot parse {value!r} ({detail or 'Hydra override grammar'}); put the value in quotes"
+        + (f", e.g. {key}='\"{value}\"'" if value.isprintable() else ""),
     )
 
 
