@@ -123,7 +123,7 @@ def test_missing_dataset_is_a_clear_error(tmp_path):
     result = run_cli("data=mnist", f"data.root={tmp_path / 'nowhere'}", *QUICK, cwd=tmp_path)
     assert result.returncode == 2
     assert (
-        "Error: " in result.stderr
+        "Config error: data.root: " in result.stderr  # #26: refused before any run dir, naming the key
         and "train-images-idx3-ubyte" in result.stderr
         and "data.root" in result.stderr
     )

@@ -17,8 +17,15 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.cli.preflight import check_data_files, check_weights_fit
 from experiments.config import ConfigError, config_dir, validate
-from experiments.config.compose import CONFIG_NAME, compose_in, hydra_session, open_mapping_overrides
+from experiments.config.compose import (
+    CONFIG_NAME,
+    check_override_syntax,
+    compose_in,
+    hydra_session,
+    open_mapping_overrides,
+)
 from experiments.records.run_record import RunRecord
 from experiments.training.task import train
 
@@ -47,12 +54,20 @@ def run_once(argv: list[str]) -> Path | int:
         if cfg.hydra.mode == RunMode.MULTIRUN:
             return run_sweep(argv)
         validate(cfg)
-        again = _continuation(cfg, argv)
+        notes: list[str] = []
+        again = _continuation(cfg, argv, notes)
         if again is not None:
+            from experiments.training.resume import refuse_other_run
+
             cfg = compose_in(session, again, hydra_config=True, with_log_configuration=True)
             validate(cfg)
+            refuse_other_run(Path(str(cfg.hydra.run.dir)), cfg)
+        for note in notes:  # once the continuation is known to fit its run dir
+            print(note)
         _refuse_used_run_dir(cfg)
         refuse_bad_weights(cfg)
+        check_weights_fit(cfg)
+        check_data_files(cfg)
         _fix_run_dir(cfg)
         from experiments.records.lock import claimed_run_dir
         from experiments.records.redaction import redact
@@ -93,9 +108,16 @@ def run_sweep(argv: list[str]) -> Path | int:
     for cfg in {str(c.model.net.get("weights")): c for c in check.configs if c is not None}.values():
         refuse_bad_weights(cfg)
     if check.problems:
+        _refuse_one_problem(check.problems, len(check.jobs))
         lines = "\n  ".join(check.problems)
         raise ConfigError("sweep", f"no job was started; these jobs have bad values:\n  {lines}")
+    configs = [c for c in check.configs if c is not None]
+    for cfg in {str(c.model.net.get("weights")): c for c in configs}.values():
+        check_weights_fit(cfg)
+    for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
+        check_data_files(cfg)
     overrides = resume_argument(overrides)
+    make_output_root()  # once every job is checked: a refused sweep writes nothing
     with hydra_session() as session:
         cfg = compose_in(session, overrides, hydra_config=True, multirun=True)  # the sweep dir, resolved once
         sweep_dir = Path(str(cfg.hydra.sweep.dir))
@@ -108,6 +130,19 @@ def run_sweep(argv: list[str]) -> Path | int:
             overrides += ["hydra/sweeper=grid", "hydra.sweeper.jobs_checked=true"]
         session.multirun(CONFIG_NAME, partial(sweep_task, checked=check.grid, identical=reuse), overrides)
     return sweep_dir
+
+
+def _refuse_one_problem(problems: list[str], jobs: int) -> None:
+    """Every job refused for the same reason (a fixed value such as ``seed=``): that reason as one line."""
+    reasons = {p.split("): ", 1)[-1] for p in problems}
+    if len(problems) == jobs and len(reasons) == 1:
+        key, _, problem = reasons.pop().partition(": ")
+        raise ConfigError(key, problem)
+
+
+def make_output_root() -> None:
+    """``outputs/``: the output root; the Optuna study's sqlite file lives there too."""
+    Path("outputs").mkdir(exist_ok=True)
 
 
 def first_line(cfg: DictConfig, argv: list[str]) -> str:
@@ -145,7 +180,7 @@ def _run_job_in(session: Any, cfg: DictConfig) -> None:
         raise ret._return_value
 
 
-def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
+def _continuation(cfg: DictConfig, argv: list[str], notes: list[str]) -> list[str] | None:
     """For ``resume=``: the command line that continues the earlier run in its own dir (None: no resume)."""
     resume = cfg.get("resume")
     if not resume:
@@ -159,7 +194,7 @@ def _continuation(cfg: DictConfig, argv: list[str]) -> list[str] | None:
         return [*argv, "resume=null"]
     previous, checkpoint = found
     passed = f" (the newest that loads: {'; '.join(skipped)})" if skipped else ""
-    print(f"Resuming {previous} from {checkpoint.name}{passed}")
+    notes.append(f"Resuming {previous} from {checkpoint.name}{passed}")
     return [*_saved_overrides(previous), *argv, f"hydra.run.dir={previous}", f"resume={checkpoint}"]
 
 
@@ -218,13 +253,14 @@ def main(argv: list[str]) -> int:
         except ConfigError as error:
             fail(error)
         return 0
-    Path("outputs").mkdir(exist_ok=True)  # the output root; the Optuna study's sqlite file lives there too
     flags = [a for a in argv if a.startswith("-") and a not in MULTIRUN_FLAGS]
     if flags:  # Hydra's own flags: --cfg, --info, --hydra-help, -cd, ...
+        make_output_root()
         sys.argv = [sys.argv[0], *argv]
         hydra_main()
         return 0
     try:
+        check_override_syntax(argv)
         outcome = run_sweep(argv) if any(a in MULTIRUN_FLAGS for a in argv) else run_once(argv)
         if isinstance(outcome, int):
             return outcome  # a dry run's exit code

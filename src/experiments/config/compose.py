@@ -6,6 +6,7 @@ The CLI, ``experiments layers``, the sweep's up-front check and the tests all co
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from experiments.config.conf_dir import config_dir
 from experiments.config.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -22,20 +24,15 @@ if TYPE_CHECKING:
 CONFIG_NAME = "config"
 
 
-def config_dir() -> Path:
-    """``conf/`` shipped inside the package (wheel), else the source checkout's top-level ``conf/``."""
-    packaged = Path(__file__).resolve().parents[1] / "conf"
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[3] / "conf"
-
-
 @contextmanager
 def hydra_session(root: Path | None = None) -> Iterator[Hydra]:
     """A Hydra instance on ``root`` (default :func:`config_dir`), cleared again on exit."""
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
+    from experiments.config.targets import trust_config_dir
+
+    trust_config_dir(root or config_dir())
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(
@@ -105,6 +102,10 @@ def compose_in(
     if not hydra_config:
         with open_dict(cfg):
             del cfg["hydra"]
+    else:
+        from experiments.config.limits import check_job_name
+
+        check_job_name(cfg.hydra.job.name)  # a sweep's too: its log file must stay in the job's dir
     return cfg
 
 
@@ -155,7 +156,7 @@ def unknown_key(hydra: Hydra, overrides: Sequence[str], key: str) -> ConfigError
 
 def explain(message: str) -> ConfigError:
     """Hydra's composition error as one line naming the key: ``pooling: no option 'foo'; choose one of ...``."""
-    missing = re.search(r"Could not find '([\w/]+)/([^']+)'", message)
+    missing = re.search(r"Could not find '([\w/]+)/([^']*)'", message)
     options = re.search(r"Available options in '[^']+':\s*(.*?)\s*Config search path", message, re.S)
     if missing:
         group, option = missing.groups()
@@ -185,3 +186,55 @@ def config_groups(root: Path | None = None) -> dict[str, list[str]]:
 
 # Folders of conf/ that hold other files than config options.
 NOT_GROUPS = frozenset({"wandb_sweep"})
+
+
+def check_override_syntax(overrides: Sequence[str]) -> None:
+    """Each override parses (Hydra's grammar), else one line naming its key: a bad group option lists the
+    options, a bad key name the nearest keys, an empty sweep (``seed=choice()``) says so."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import HydraException
+
+    parser = OverridesParser.create()
+    for override in overrides:
+        if override.startswith("-") or "=" not in override:
+            continue
+        try:
+            parsed = parser.parse_overrides([override])
+        except HydraException as error:
+            raise _syntax_error(override, str(error)) from None
+        for item in parsed:
+            if item.is_sweep_override() and not list(item.sweep_string_iterator()):
+                raise ConfigError(item.key_or_group, "an empty sweep; list at least one value")
+            group, value = item.key_or_group, None if item.is_sweep_override() else item.value()
+            if (
+                group in config_groups()
+                and not item.is_delete()
+                and not item.is_sweep_override()
+                and (not isinstance(value, str) or "${" in value)
+            ):
+                raise ConfigError(
+                    group, f"takes one option; choose one of {', '.join(config_groups()[group])}"
+                )
+
+
+def _syntax_error(override: str, message: str) -> ConfigError:
+    key, value = override.lstrip("+~").split("=", 1)
+    groups = config_groups()
+    if not re.fullmatch(r"[\w./@-]+", key, re.ASCII):
+        near = difflib.get_close_matches(key, [*groups, *_TOP_KEYS], n=3, cutoff=0.5)
+        also = f"; did you mean {' or '.join(near)}?" if near else ""
+        name = key if key.isprintable() else repr(key)
+        return ConfigError(name, f"is not a key name (ASCII letters, digits, _ . / only){also}")
+    if key in groups:
+        return ConfigError(key, f"no option {value!r}; choose one of {', '.join(groups[key])}")
+    if "empty choice" in message or "empty" in message.lower():
+        return ConfigError(key, "an empty sweep; list at least one value")
+    detail = " ".join(line.strip() for line in message.splitlines()[1:2] if line.strip())
+    return ConfigError(
+        key,
+        f"cannot parse {value!r} ({detail or 'Hydra override grammar'}); put the value in quotes"
+        + (f", e.g. {key}='\"{value}\"'" if value.isprintable() else ""),
+    )
+
+
+_TOP_KEYS = ("seed", "deterministic", "threads", "channels_last", "compile", "plots", "image_size", "resume")

@@ -11,6 +11,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from experiments.config.errors import ConfigError
+from experiments.config.folder_files import first_image
 
 SPLIT_FOLDERS = {"train", "val", "valid", "validation", "test"}
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm")
@@ -40,10 +41,8 @@ def image_channels(root: str | Path) -> int:
     for name in class_folders(base):
         for folder in (base / name, *(base / split / name for split in SPLIT_FOLDERS)):
             first = (
-                next((p for p in sorted(folder.rglob("*")) if p.suffix.lower() in IMAGE_SUFFIXES), None)
-                if folder.is_dir()
-                else None
-            )
+                first_image(folder) if folder.is_dir() else None
+            )  # an unreadable file is refused elsewhere
             if first is not None:
                 with Image.open(first) as image:
                     modes.add(image.mode)

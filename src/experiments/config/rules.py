@@ -7,14 +7,25 @@ The geometry check walks the model's own layer list, ``model.features`` (plain P
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from experiments.config.errors import ConfigError
+from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
+from experiments.config.limits import (
+    AUGMENT,
+    RUN_RULES,
+    SEED_MAX,
+    Rule,
+    check_augment,
+    check_job_name,
+    check_memory,
+    finite,
+)
+from experiments.config.targets import check_targets
 from experiments.models.geometry import (
     PADDING_MODES,
     PADDING_SIZES,
@@ -42,38 +53,38 @@ PRECISIONS = (
     "64",
 )
 MISSING = object()
-AUGMENT_KEYS = {  # experiments.data.augment.Augment's fields (a test keeps the two equal)
-    "crop_padding",
-    "padding_mode",
-    "resized_crop_scale",
-    "resized_crop_ratio",
-    "hflip",
-    "translate",
-    "scale",
-    "squeeze",
-    "shear",
-}
+AUGMENT_KEYS = set(AUGMENT)  # experiments.data.augment.Augment's fields (a test keeps the two equal)
+# The shipped configs' other true/false options: a word such as ``maybe`` is refused, never read as true.
+BOOLEANS = (
+    "activation.inplace",
+    "callbacks.checkpoint.auto_insert_metric_name",
+    "callbacks.checkpoint.save_last",
+    "logger.tensorboard.default_hp_metric",
+    "model.net.fc_bias",
+    "optimizer.nesterov",
+    "trainer.enable_model_summary",
+    "trainer.sync_batchnorm",
+    "sweep.dry_run",
+    "sweep.reuse_identical",
+    *(f"{group}._partial_" for group in ("activation", "pooling", "optimizer", "scheduler.factory")),
+)
 COMPILE_MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 
 
 def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    return finite(value)
 
 
 def _integer(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-@dataclass(frozen=True)
-class Rule:
-    key: str
-    check: Callable[[Any], bool]
-    requirement: str
-    optional: bool = False
-
-
 RULES: tuple[Rule, ...] = (
-    Rule("seed", lambda v: _integer(v) and v >= 0, "must be a non-negative integer, e.g. seed=0"),
+    Rule(
+        "seed",
+        lambda v: _integer(v) and 0 <= v <= SEED_MAX,
+        f"must be an integer in [0, {SEED_MAX}] (numpy's and torch's seed range), e.g. seed=0",
+    ),
     Rule("deterministic", lambda v: isinstance(v, bool), "must be true or false"),
     Rule(
         "threads",
@@ -105,6 +116,7 @@ RULES: tuple[Rule, ...] = (
             f"pooling.{ORDER_STATISTIC}",
             f"activation.{MONOTONE}",
             "model.pool_follows_activation",
+            *BOOLEANS,
         )
     ),
     Rule(
@@ -140,12 +152,6 @@ RULES: tuple[Rule, ...] = (
         "must be auto, cpu or a device such as cuda:0",
         optional=True,
     ),
-    Rule(
-        "data.augment",
-        lambda v: isinstance(v, dict) and set(v) <= AUGMENT_KEYS,
-        f"must be a mapping with keys from {sorted(AUGMENT_KEYS)}",
-        optional=True,
-    ),
     Rule("optimizer.lr", lambda v: _number(v) and v > 0, "must be a number > 0, e.g. optimizer.lr=0.001"),
     Rule("optimizer.weight_decay", lambda v: _number(v) and v >= 0, "must be a number >= 0", optional=True),
     Rule(
@@ -164,6 +170,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
         "must be 'auto', -1, a positive integer or a list of device indices",
     ),
+    *RUN_RULES,
     Rule(
         "logger.wandb.mode",
         lambda v: v in ("auto", "online", "offline", "disabled"),
@@ -174,15 +181,44 @@ RULES: tuple[Rule, ...] = (
 
 
 def validate(cfg: DictConfig) -> None:
-    """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key."""
+    """Check types, ranges and the model's geometry; raise :class:`ConfigError` naming the key.
+
+    Every callable the config names is checked against the allowlist first (``config/targets.py``).
+    A refused key whose value comes from another (``image_size: ${model.input_size}``) names that one too.
+    """
+    try:
+        _validate(cfg)
+    except ConfigError as error:
+        source = _interpolation(cfg, error.key)
+        if source is None:
+            raise
+        raise ConfigError(error.key, f"{str(error).split(': ', 1)[1]} ({error.key} is {source})") from None
+
+
+def _interpolation(cfg: DictConfig, key: str) -> str | None:
+    """``${model.input_size}`` where ``key``'s value is an interpolation, else None."""
+    parent, _, leaf = key.rpartition(".")
+    try:
+        node = OmegaConf.select(cfg, parent, default=None) if parent else cfg
+        child = node._get_node(leaf) if isinstance(node, DictConfig) and leaf in node else None
+    except Exception:  # a parent that cannot be resolved
+        return None
+    return str(child._value()) if child is not None and child._is_interpolation() else None
+
+
+def _validate(cfg: DictConfig) -> None:
+    check_targets(cfg)
+    if OmegaConf.select(cfg, "hydra.job.name", default=None) is not None:
+        check_job_name(cfg.hydra.job.name)
     class_folders = OmegaConf.select(cfg, "data.class_folders", default=None)
     if class_folders is not None:  # before data.num_classes, which the folders' count may fill in
         check_image_folder(class_folders, _count_or_folders(cfg))
+        check_image_files(class_folders, OmegaConf.select(cfg, "data.skip_corrupt", default=False) is True)
     for rule in RULES:
         try:
             value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
         except Exception as error:  # an interpolation that cannot resolve
-            raise ConfigError(rule.key, f"cannot be resolved ({error})") from None
+            raise ConfigError(rule.key, f"cannot be resolved ({_one_line(error)})") from None
         if isinstance(value, DictConfig):
             value = OmegaConf.to_container(value, resolve=True)
         if value is MISSING:
@@ -191,6 +227,15 @@ def validate(cfg: DictConfig) -> None:
             raise ConfigError(rule.key, f"is missing; it {rule.requirement}")
         if not rule.check(value):
             raise ConfigError(rule.key, f"{rule.requirement}; got {value!r} ({type(value).__name__})")
+    try:
+        augment = OmegaConf.select(cfg, "data.augment", default=None)
+        augment = (
+            OmegaConf.to_container(augment, resolve=True) if isinstance(augment, DictConfig) else augment
+        )
+    except Exception as error:  # an interpolation that cannot resolve
+        raise ConfigError("data.augment", f"cannot be resolved ({_one_line(error)})") from None
+    if augment is not None:
+        check_augment(augment)
     held_out = cfg.data.val_fraction + cfg.data.test_fraction
     if held_out >= 1:
         raise ConfigError(
@@ -201,9 +246,10 @@ def validate(cfg: DictConfig) -> None:
     if layers is None:
         return
     try:
-        feature_sizes(layers, cfg.image_size, cfg.padding.size)
+        sizes = feature_sizes(layers, cfg.image_size, cfg.padding.size)
     except GeometryError as error:
         raise ConfigError("image_size", f"model={cfg.model.name}: {error}") from None
+    check_memory(layers, sizes, cfg.image_size, cfg.data.channels, cfg.data.batch_size, cfg.padding.size)
 
 
 def _count_or_folders(cfg: DictConfig) -> object:
@@ -225,7 +271,7 @@ def model_layers(cfg: DictConfig) -> tuple[Layer, ...] | None:
     try:
         node = OmegaConf.select(cfg, "model.features", default=None, throw_on_missing=True)
     except Exception as error:  # an interpolation that cannot resolve
-        raise ConfigError("model.features", f"cannot be resolved ({error})") from None
+        raise ConfigError("model.features", f"cannot be resolved ({_one_line(error)})") from None
     if node is None:
         return None
     try:
@@ -242,6 +288,11 @@ def model_layers(cfg: DictConfig) -> tuple[Layer, ...] | None:
         "{_target_: hydra.utils.get_object, path: experiments.models.architectures.LENET5}; "
         f"got {_short(layers)}",
     )
+
+
+def _one_line(error: Exception) -> str:
+    """OmegaConf's message without its ``full_key:``/``object_type=`` lines."""
+    return " ".join(str(error).split("\n", 1)[0].split())
 
 
 def _short(value: Any, limit: int = 80) -> str:

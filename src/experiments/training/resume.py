@@ -96,8 +96,16 @@ def resolve_resume(
                 "resume", f"{value} has no checkpoints/interrupted.ckpt or last.ckpt that loads ({found})"
             )
         return path, checkpoint
+    if path.suffix != ".ckpt":
+        raise ConfigError(
+            "resume",
+            f"{value} is neither a run dir nor a .ckpt file; give a run dir, a .ckpt file, or resume=auto",
+        )
     run_dir = path.parent.parent if path.parent.name == "checkpoints" else path.parent
     refuse_locked(run_dir)
+    from experiments.training.checkpoints import load_checkpoint
+
+    load_checkpoint(path)  # read-only: a file that does not load is refused before anything is written
     saved = run_dir / ".hydra" / "config.yaml"
     if saved.is_file():
         model = OmegaConf.select(OmegaConf.load(saved), "model.name")
@@ -108,3 +116,30 @@ def resolve_resume(
                 f"add model={model} or resume another run",
             )
     return run_dir, path
+
+
+#: What fixes the shape of a run's tensors: a continuation that changes one of these cannot load its checkpoint.
+SHAPE_KEYS = ("model.name", "data.num_classes", "data.channels", "image_size")
+
+
+def refuse_other_run(run_dir: Path, cfg: DictConfig) -> None:
+    """Before anything is written to ``run_dir``: the continuation must be the same network as the run saved
+    there (its ``.hydra/config.yaml``), else a ConfigError on ``resume`` and the run dir is left as it was."""
+    saved = run_dir / ".hydra" / "config.yaml"
+    if not saved.is_file():
+        return
+    try:
+        old = OmegaConf.load(saved)
+    except Exception as error:  # a hand-edited or truncated file
+        raise ConfigError(
+            "resume", f"{saved} is not a readable config ({' '.join(str(error).split())})"
+        ) from None
+    for key in SHAPE_KEYS:
+        before = OmegaConf.select(old, key, default=None, throw_on_resolution_failure=False)
+        now = OmegaConf.select(cfg, key, default=None)
+        if before is not None and before != now:
+            raise ConfigError(
+                "resume",
+                f"{run_dir} is a run of {key}={before}, but this command asks for {key}={now}; "
+                f"drop {key}={now} to continue it, or start a new run without resume=",
+            )
