@@ -30,8 +30,15 @@ METRICS = {
     "test/acc_top5",
     "test/f1_macro",
 }
-# Small, fast training settings for end-to-end runs.
-QUICK = ["trainer.max_epochs=1", "trainer.num_sanity_val_steps=0"]
+# Small, fast training settings for end-to-end runs (the one place they are spelled out).
+NO_SANITY = ["trainer.num_sanity_val_steps=0"]
+# One epoch, the whole (small) data set.
+QUICK = ["trainer.max_epochs=1", *NO_SANITY]
+# One epoch of a few batches: for runs whose numbers no test reads (sweeps, loggers, records).
+TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+# AlexNet at 64 px, a CSV logger and 2 / 1 / 1 batches: the smallest AlexNet run that trains, validates, tests.
+TINY_ALEXNET = [*QUICK, "model=alexnet", "image_size=64", "logger=csv", "trainer.limit_train_batches=2",
+                "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]  # fmt: skip
 
 
 def compose_config(*overrides: str, output_dir: str = "outputs/composed") -> DictConfig:

@@ -13,9 +13,8 @@ from experiments.config import compose, config_dir, validate
 from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import QUICK, compose_config, run_cli
+from .conftest import TINY, compose_config, run_cli
 
-TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 GRID = list(product(("max", "avg"), ("relu", "tanh"), (0, 1)))
 
 

@@ -17,9 +17,7 @@ from experiments.config import compose, config_dir, validate
 from experiments.records.run_record import RunRecord
 from experiments.sweeps.slots import DeviceSlots
 
-from .conftest import QUICK, compose_config, run_cli
-
-TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+from .conftest import TINY, compose_config, run_cli
 
 
 def results_in(sweep: Path) -> dict[int, RunRecord]:
