@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from omegaconf import DictConfig
 
-from experiments.config import compose
+from experiments.config import ConfigError, compose, config_groups, validate
 
 REPO = Path(__file__).resolve().parents[1]
 # The metric names every logger and results.json must carry.
@@ -44,6 +44,21 @@ TINY_ALEXNET = [*QUICK, "model=alexnet", "image_size=64", "logger=csv", "trainer
 def compose_config(*overrides: str, output_dir: str = "outputs/composed") -> DictConfig:
     """Compose ``conf/config.yaml`` with overrides, as the CLI does, minus Hydra's own node (not validated)."""
     return compose([*overrides, f"paths.output_dir={output_dir}"], validated=False)
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, from its YAML files (``conf/<group>/*.yaml``), sorted."""
+    return sorted(config_groups()[group])
+
+
+def refusal(*overrides: str) -> str:
+    """The one-line ``ConfigError`` that composing and validating OVERRIDES raises.
+
+    Its wording is asserted once (test_config); the entry points' tests check that they relay it whole.
+    """
+    with pytest.raises(ConfigError) as caught:
+        validate(compose_config(*overrides))
+    return str(caught.value)
 
 
 def cli_env(**extra: str) -> dict[str, str]:

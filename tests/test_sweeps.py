@@ -17,7 +17,7 @@ from experiments.config import compose, config_dir, validate
 from experiments.records.run_record import RunRecord
 from experiments.sweeps.slots import DeviceSlots
 
-from .conftest import TINY, compose_config, run_cli
+from .conftest import TINY, compose_config, refusal, run_cli
 
 
 def results_in(sweep: Path) -> dict[int, RunRecord]:
@@ -200,7 +200,7 @@ def test_a_sweep_with_an_unknown_option_starts_no_job_and_names_it(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines() == [
         "Config error: sweep: no job was started; these jobs have bad values:",
-        "  job 1 (pooling=median): pooling: no option 'median'; choose one of avg, lp, max, min",
+        f"  job 1 (pooling=median): {refusal('pooling=median')}",
     ]
     assert not (tmp_path / "outputs" / "multirun").exists()
 
