@@ -46,6 +46,19 @@ def compose_config(*overrides: str, output_dir: str = "outputs/composed") -> Dic
     return compose([*overrides, f"paths.output_dir={output_dir}"], validated=False)
 
 
+# The in-process training runs' settings: 2 epochs of digits on the CPU.
+FAST = ("trainer.max_epochs=2", *NO_SANITY, "trainer=cpu")
+
+
+def train(run_dir: Path, *overrides: str):
+    """Train ``FAST`` + OVERRIDES in this process into ``run_dir``; its ``RunRecord``."""
+    from experiments.records.run_record import RunRecord
+    from experiments.training.job import run_job
+
+    run_job(compose_config(*FAST, *overrides, output_dir=str(run_dir)))
+    return RunRecord.read(run_dir)
+
+
 def options(group: str) -> list[str]:
     """The options of a config group, from its YAML files (``conf/<group>/*.yaml``), sorted."""
     return sorted(config_groups()[group])
@@ -143,6 +156,21 @@ def no_hydra_job_left_behind():
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().cfg = None
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """One in-process run of ``FAST`` (the defaults) for the tests that only read its files: (run dir, record).
+
+    Shared by every test of the session (of the xdist worker): a test must not write into it; one that
+    needs to must ``shutil.copytree`` it into its own ``tmp_path`` first.
+    """
+    run_dir = tmp_path_factory.mktemp("default_run")
+    record = train(run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
+    return run_dir, record
 
 
 @pytest.fixture
