@@ -173,6 +173,21 @@ def default_run(tmp_path_factory):
     return run_dir, record
 
 
+@pytest.fixture(scope="session")
+def one_epoch_run(tmp_path_factory) -> Path:
+    """The run dir of one finished CLI run of ``QUICK`` (LeNet-5, digits, 1 epoch), shared by the session.
+
+    Read-only: a test that resumes, corrupts or fills it copies it first (``shutil.copytree(one_epoch_run,
+    tmp_path / "run")``); that a copied run dir resumes on its own checkpoints is
+    test_records_resume::test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints.
+    """
+    root = tmp_path_factory.mktemp("one_epoch_run")
+    run_dir = root / "run"
+    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=root)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return run_dir
+
+
 @pytest.fixture
 def data_dir() -> Path:
     """The shared real datasets (``EXPERIMENTS_DATA_DIR``); skips where it is not set."""

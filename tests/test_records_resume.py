@@ -29,10 +29,9 @@ def checkpoint_paths(run_dir: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp_path):
+def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp_path, one_epoch_run):
     run_dir = tmp_path / "run"
-    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(one_epoch_run, run_dir)
     checkpoints = run_dir / "checkpoints"
     (checkpoints / "last.ckpt").rename(checkpoints / "interrupted.ckpt")  # a checkpoint the run wrote
     whole = (checkpoints / "interrupted.ckpt").read_bytes()

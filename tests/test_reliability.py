@@ -181,11 +181,9 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path):
-    run_dir = tmp_path / "run"
-    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-2000:]
-    result = run_cli("model=alexnet", f"resume={run_dir / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path)
+def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path, one_epoch_run):
+    checkpoint = one_epoch_run / "checkpoints" / "last.ckpt"  # only read: the resume is refused
+    result = run_cli("model=alexnet", f"resume={checkpoint}", cwd=tmp_path)
     assert result.returncode == 2
     assert "is a checkpoint of model=lenet5, but this run is model=alexnet" in result.stderr
 
