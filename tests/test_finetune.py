@@ -15,7 +15,7 @@ from .conftest import TINY_ALEXNET, cli_env, run_cli
 
 @pytest.mark.slow
 def test_a_runs_checkpoint_fine_tunes_alexnet_on_flowers17(tmp_path: Path, data_dir: Path) -> None:
-    env = cli_env(EXPERIMENTS_DATA_DIR=str(data_dir), EXPERIMENTS_CACHE_DIR=str(tmp_path / "cache"))
+    env = cli_env(EXPERIMENTS_DATA_DIR=str(data_dir))  # the decoded-image cache every CLI test shares
     source = tmp_path / "cifar10"
     done = run_cli(*TINY_ALEXNET, "data=cifar10", f"hydra.run.dir={source}", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
