@@ -11,6 +11,7 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -186,6 +187,48 @@ def one_epoch_run(tmp_path_factory) -> Path:
     first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=root)
     assert first.returncode == 0, first.stderr[-3000:]
     return run_dir
+
+
+@pytest.fixture(scope="session")
+def submitit_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A 2-job ``hydra/launcher=local`` (submitit) sweep of ``TINY`` runs: (its process, its sweep dir). Read-only."""
+    root = tmp_path_factory.mktemp("submitit_sweep")
+    sweep = root / "sweep"
+    result = run_cli(
+        "-m", "hydra/launcher=local", "pooling=max,min", *TINY, f"hydra.sweep.dir={sweep}", cwd=root
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, sweep
+
+
+@dataclass(frozen=True)
+class OptunaStudy:
+    """Two runs of one Optuna study (``TINY`` trials): 3 trials, then 2 more. Read-only."""
+
+    storage: str  # the study's sqlite URL
+    name: str
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+    first_sweep: Path
+    second_sweep: Path
+
+
+@pytest.fixture(scope="session")
+def optuna_study(tmp_path_factory) -> OptunaStudy:
+    root = tmp_path_factory.mktemp("optuna_study")
+    storage, name = f"sqlite:///{root / 'optuna.db'}", "t"
+    args = [
+        "hparams_search=optuna",
+        f"hydra.sweeper.study_name={name}",
+        f"hydra.sweeper.storage={storage}",
+        *TINY,
+    ]
+    runs = []
+    for trials, sweep in ((3, root / "first"), (2, root / "second")):
+        done = run_cli(*args, f"hydra.sweeper.n_trials={trials}", f"hydra.sweep.dir={sweep}", cwd=root)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        runs.append(done)
+    return OptunaStudy(storage, name, *runs, root / "first", root / "second")
 
 
 @pytest.fixture
