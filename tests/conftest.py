@@ -190,6 +190,19 @@ def one_epoch_run(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def default_cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``python -m experiments hydra.run.dir=<cwd>/run``: the defaults (10 epochs), piped; (its process, run dir).
+
+    Read-only; the run's working dir is ``run_dir.parent``.
+    """
+    root = tmp_path_factory.mktemp("default_cli_run")
+    run_dir = root / "run"
+    result = run_cli(f"hydra.run.dir={run_dir}", cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, run_dir
+
+
+@pytest.fixture(scope="session")
 def submitit_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
     """A 2-job ``hydra/launcher=local`` (submitit) sweep of ``TINY`` runs: (its process, its sweep dir). Read-only."""
     root = tmp_path_factory.mktemp("submitit_sweep")

@@ -24,10 +24,8 @@ def run_dirs_with_a_record(root: Path) -> list[Path]:
     return sorted(d for d in root.rglob("*") if RunRecord.exists(d))
 
 
-def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_cli(f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_default_run_trains_lenet5_on_digits_to_95_percent(default_cli_run):
+    result, run_dir = default_cli_run  # its console output: test_console
     assert f"Run dir: {run_dir}" in result.stdout and "test/acc" in result.stdout
     results = results_of(run_dir)
     assert results.status == "ok" and results.model == "lenet5" and results.data == "digits"
