@@ -11,12 +11,13 @@ import subprocess
 import sys
 import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from omegaconf import DictConfig
 
-from experiments.config import compose
+from experiments.config import ConfigError, compose, config_groups, validate
 
 REPO = Path(__file__).resolve().parents[1]
 # The metric names every logger and results.json must carry.
@@ -30,13 +31,48 @@ METRICS = {
     "test/acc_top5",
     "test/f1_macro",
 }
-# Small, fast training settings for end-to-end runs.
-QUICK = ["trainer.max_epochs=1", "trainer.num_sanity_val_steps=0"]
+# Small, fast training settings for end-to-end runs (the one place they are spelled out).
+NO_SANITY = ["trainer.num_sanity_val_steps=0"]
+# One epoch, the whole (small) data set.
+QUICK = ["trainer.max_epochs=1", *NO_SANITY]
+# One epoch of a few batches: for runs whose numbers no test reads (sweeps, loggers, records).
+TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+# AlexNet at 64 px, a CSV logger and 2 / 1 / 1 batches: the smallest AlexNet run that trains, validates, tests.
+TINY_ALEXNET = [*QUICK, "model=alexnet", "image_size=64", "logger=csv", "trainer.limit_train_batches=2",
+                "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]  # fmt: skip
 
 
 def compose_config(*overrides: str, output_dir: str = "outputs/composed") -> DictConfig:
     """Compose ``conf/config.yaml`` with overrides, as the CLI does, minus Hydra's own node (not validated)."""
     return compose([*overrides, f"paths.output_dir={output_dir}"], validated=False)
+
+
+# The in-process training runs' settings: 2 epochs of digits on the CPU.
+FAST = ("trainer.max_epochs=2", *NO_SANITY, "trainer=cpu")
+
+
+def train(run_dir: Path, *overrides: str):
+    """Train ``FAST`` + OVERRIDES in this process into ``run_dir``; its ``RunRecord``."""
+    from experiments.records.run_record import RunRecord
+    from experiments.training.job import run_job
+
+    run_job(compose_config(*FAST, *overrides, output_dir=str(run_dir)))
+    return RunRecord.read(run_dir)
+
+
+def options(group: str) -> list[str]:
+    """The options of a config group, from its YAML files (``conf/<group>/*.yaml``), sorted."""
+    return sorted(config_groups()[group])
+
+
+def refusal(*overrides: str) -> str:
+    """The one-line ``ConfigError`` that composing and validating OVERRIDES raises.
+
+    Its wording is asserted once (test_config); the entry points' tests check that they relay it whole.
+    """
+    with pytest.raises(ConfigError) as caught:
+        validate(compose_config(*overrides))
+    return str(caught.value)
 
 
 def cli_env(**extra: str) -> dict[str, str]:
@@ -121,6 +157,91 @@ def no_hydra_job_left_behind():
     from hydra.core.hydra_config import HydraConfig
 
     HydraConfig.instance().cfg = None
+
+
+@pytest.fixture(scope="session")
+def default_run(tmp_path_factory):
+    """One in-process run of ``FAST`` (the defaults) for the tests that only read its files: (run dir, record).
+
+    Shared by every test of the session (of the xdist worker): a test must not write into it; one that
+    needs to must ``shutil.copytree`` it into its own ``tmp_path`` first.
+    """
+    run_dir = tmp_path_factory.mktemp("default_run")
+    record = train(run_dir)
+    from hydra.core.hydra_config import HydraConfig
+
+    HydraConfig.instance().cfg = None
+    return run_dir, record
+
+
+@pytest.fixture(scope="session")
+def one_epoch_run(tmp_path_factory) -> Path:
+    """The run dir of one finished CLI run of ``QUICK`` (LeNet-5, digits, 1 epoch), shared by the session.
+
+    Read-only: a test that resumes, corrupts or fills it copies it first (``shutil.copytree(one_epoch_run,
+    tmp_path / "run")``); that a copied run dir resumes on its own checkpoints is
+    test_records_resume::test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints.
+    """
+    root = tmp_path_factory.mktemp("one_epoch_run")
+    run_dir = root / "run"
+    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=root)
+    assert first.returncode == 0, first.stderr[-3000:]
+    return run_dir
+
+
+@pytest.fixture(scope="session")
+def default_cli_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """``python -m experiments hydra.run.dir=<cwd>/run``: the defaults (10 epochs), piped; (its process, run dir).
+
+    Read-only; the run's working dir is ``run_dir.parent``.
+    """
+    root = tmp_path_factory.mktemp("default_cli_run")
+    run_dir = root / "run"
+    result = run_cli(f"hydra.run.dir={run_dir}", cwd=root)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result, run_dir
+
+
+@pytest.fixture(scope="session")
+def submitit_sweep(tmp_path_factory) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """A 2-job ``hydra/launcher=local`` (submitit) sweep of ``TINY`` runs: (its process, its sweep dir). Read-only."""
+    root = tmp_path_factory.mktemp("submitit_sweep")
+    sweep = root / "sweep"
+    result = run_cli(
+        "-m", "hydra/launcher=local", "pooling=max,min", *TINY, f"hydra.sweep.dir={sweep}", cwd=root
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result, sweep
+
+
+@dataclass(frozen=True)
+class OptunaStudy:
+    """Two runs of one Optuna study (``TINY`` trials): 3 trials, then 2 more. Read-only."""
+
+    storage: str  # the study's sqlite URL
+    name: str
+    first: subprocess.CompletedProcess[str]
+    second: subprocess.CompletedProcess[str]
+    first_sweep: Path
+    second_sweep: Path
+
+
+@pytest.fixture(scope="session")
+def optuna_study(tmp_path_factory) -> OptunaStudy:
+    root = tmp_path_factory.mktemp("optuna_study")
+    storage, name = f"sqlite:///{root / 'optuna.db'}", "t"
+    args = [
+        "hparams_search=optuna",
+        f"hydra.sweeper.study_name={name}",
+        f"hydra.sweeper.storage={storage}",
+        *TINY,
+    ]
+    runs = []
+    for trials, sweep in ((3, root / "first"), (2, root / "second")):
+        done = run_cli(*args, f"hydra.sweeper.n_trials={trials}", f"hydra.sweep.dir={sweep}", cwd=root)
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        runs.append(done)
+    return OptunaStudy(storage, name, *runs, root / "first", root / "second")
 
 
 @pytest.fixture

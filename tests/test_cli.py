@@ -11,7 +11,7 @@ import torch
 from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import METRICS, QUICK, run_cli
+from .conftest import METRICS, QUICK, options, refusal, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -24,10 +24,8 @@ def run_dirs_with_a_record(root: Path) -> list[Path]:
     return sorted(d for d in root.rglob("*") if RunRecord.exists(d))
 
 
-def test_default_run_trains_lenet5_on_digits_to_95_percent(tmp_path):
-    run_dir = tmp_path / "run"
-    result = run_cli(f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_default_run_trains_lenet5_on_digits_to_95_percent(default_cli_run):
+    result, run_dir = default_cli_run  # its console output: test_console
     assert f"Run dir: {run_dir}" in result.stdout and "test/acc" in result.stdout
     results = results_of(run_dir)
     assert results.status == "ok" and results.model == "lenet5" and results.data == "digits"
@@ -82,6 +80,7 @@ def test_alexnet_on_flowers17(tmp_path, data_dir):
         *QUICK,
         "+trainer.limit_train_batches=2",
         "+trainer.limit_val_batches=2",
+        "callbacks.checkpoint=null",  # ~700 MB of checkpoints that no assertion reads
         f"hydra.run.dir={run_dir}",
         cwd=tmp_path,
     )
@@ -192,11 +191,11 @@ def test_wandb_sweep_groups_jobs_and_tags_swept_keys(tmp_path):
 def test_help_lists_groups_and_options_and_the_composed_config(tmp_path):
     result = run_cli("--help", "model=alexnet", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "pooling: avg, lp, max, min" in result.stdout
-    assert "hydra/launcher: local, parallel, slurm" in result.stdout
+    assert f"pooling: {', '.join(options('pooling'))}" in result.stdout
+    assert f"hydra/launcher: {', '.join(options('hydra/launcher'))}" in result.stdout
     assert "name: alexnet" in result.stdout and "input_size: 224" in result.stdout
     bad = run_cli("--help", "pooling=median", cwd=tmp_path)
-    assert bad.returncode == 2 and "pooling: no option 'median'" in bad.stderr
+    assert bad.returncode == 2 and refusal("pooling=median") in bad.stderr
     hydra_help = run_cli("--hydra-help", cwd=tmp_path)
     assert hydra_help.returncode == 0 and "--multirun" in hydra_help.stdout
 
@@ -269,7 +268,7 @@ def test_layer_table_entry_points_refuse_bad_input_in_one_line(tmp_path, entry):
         [sys.executable, *entry, "pooling=foo"], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 2
-    assert result.stderr.strip() == "Config error: pooling: no option 'foo'; choose one of avg, lp, max, min"
+    assert result.stderr.strip() == f"Config error: {refusal('pooling=foo')}"
 
 
 def test_tab_completion_of_the_console_script_offers_options_and_keys(tmp_path):

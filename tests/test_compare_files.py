@@ -43,7 +43,10 @@ def six_job_sweep(root: Path) -> Path:
     return root
 
 
-def test_bad_results_files_are_listed_as_unreadable_and_the_rest_goes_on(tmp_path, capsys):
+def test_bad_results_files_are_listed_as_unreadable_and_the_rest_goes_on(tmp_path, capsys, monkeypatch):
+    # Piped output is 160 columns wide unless COLUMNS says otherwise: one left in the process's environment
+    # (under xdist, by an earlier test in the worker) wrapped the long paths in the table.
+    monkeypatch.delenv("COLUMNS", raising=False)
     sweep = six_job_sweep(tmp_path / "sweep")
     assert main([str(sweep), "-o", str(tmp_path / "out"), "--no-plots"]) == 0
     printed = capsys.readouterr().out

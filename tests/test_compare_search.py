@@ -16,7 +16,7 @@ from experiments.comparison.analysis.search import find_search, fmt_value
 from experiments.comparison.sources.collect import collect
 from experiments.records.run_record import RunRecord
 
-from .conftest import QUICK, cli_env
+from .conftest import cli_env
 from .test_compare import write_run
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -86,17 +86,9 @@ def test_searched_values_are_shown_short():
 
 
 @pytest.mark.slow
-def test_a_real_optuna_study_compares_trial_by_trial(tmp_path):
-    """``hparams_search=optuna`` with 3 trials of 1 epoch (digits), then the compare CLI on its sweep dir."""
-    sweep = tmp_path / "study"
-    cmd = [sys.executable, "-m", "experiments", "hparams_search=optuna", "hydra.sweeper.n_trials=3", *QUICK]
-    cmd += [
-        "logger=csv",
-        f"hydra.sweep.dir={sweep}",
-        f"hydra.sweeper.storage=sqlite:///{tmp_path / 'optuna.db'}",
-    ]
-    done = subprocess.run(cmd, cwd=ROOT, env=cli_env(), capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+def test_a_real_optuna_study_compares_trial_by_trial(tmp_path, optuna_study):
+    """The compare CLI on the sweep dir of a real ``hparams_search=optuna`` run (3 trials, conftest)."""
+    sweep = optuna_study.first_sweep  # only read: the report goes to tmp_path
     done = subprocess.run(
         [sys.executable, "-m", "experiments", "compare", str(sweep), "-o", str(tmp_path / "out")],
         cwd=ROOT,

@@ -66,8 +66,9 @@ def test_the_base_files_are_no_group_options():
     groups = config_groups()
     assert all(base not in groups[group] for group, base in BASES.items())
     assert not any(group.startswith(tuple(BASES.values())) for group in groups)
-    with pytest.raises(ConfigError, match=r"model: no option 'model_base'"):
+    with pytest.raises(ConfigError) as caught:  # the refusal's wording: test_config
         compose_config("model=model_base")
+    assert caught.value.key == "model"
 
 
 def test_a_fact_is_dropped_before_the_factory_is_called():

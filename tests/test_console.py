@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from .conftest import cli_env, run_cli, run_in_terminal
+from .conftest import cli_env, run_in_terminal
 
 pytestmark = pytest.mark.slow
 
@@ -41,9 +41,9 @@ def test_a_run_in_a_terminal_shows_a_live_bar_a_layer_table_and_no_library_chatt
     assert table and max(len(line) for line in table) <= columns
 
 
-def test_the_default_run_piped_fits_one_screen_and_says_what_matters(tmp_path):
-    result = run_cli(f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_the_default_run_piped_fits_one_screen_and_says_what_matters(default_cli_run):
+    result, run_dir = default_cli_run  # its records: test_cli
+    tmp_path = run_dir.parent  # the run's working dir
     out = result.stdout + result.stderr
     lines = [line for line in out.splitlines() if line.strip()]
     assert len(lines) <= 25, out

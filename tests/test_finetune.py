@@ -10,17 +10,14 @@ import torch
 from experiments.models.alexnet import alexnet, network_state
 from experiments.records.run_record import RunRecord
 
-from .conftest import QUICK, cli_env, run_cli
-
-TINY = [*QUICK, "model=alexnet", "image_size=64", "logger=csv", "trainer.limit_train_batches=2",
-        "trainer.limit_val_batches=1", "trainer.limit_test_batches=1"]  # fmt: skip
+from .conftest import TINY_ALEXNET, cli_env, run_cli
 
 
 @pytest.mark.slow
 def test_a_runs_checkpoint_fine_tunes_alexnet_on_flowers17(tmp_path: Path, data_dir: Path) -> None:
-    env = cli_env(EXPERIMENTS_DATA_DIR=str(data_dir), EXPERIMENTS_CACHE_DIR=str(tmp_path / "cache"))
+    env = cli_env(EXPERIMENTS_DATA_DIR=str(data_dir))  # the decoded-image cache every CLI test shares
     source = tmp_path / "cifar10"
-    done = run_cli(*TINY, "data=cifar10", f"hydra.run.dir={source}", cwd=tmp_path, env=env)
+    done = run_cli(*TINY_ALEXNET, "data=cifar10", f"hydra.run.dir={source}", cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     checkpoint = source / "checkpoints" / "best.ckpt"
     saved = torch.load(checkpoint, map_location="cpu", weights_only=True)["state_dict"]
@@ -33,7 +30,7 @@ def test_a_runs_checkpoint_fine_tunes_alexnet_on_flowers17(tmp_path: Path, data_
 
     # Through the CLI, on a dataset with another number of classes: the 10-class head stays fresh.
     target = tmp_path / "flowers17"
-    done = run_cli(*TINY, "data=flowers17", f"model.weights={checkpoint}", f"hydra.run.dir={target}",
+    done = run_cli(*TINY_ALEXNET, "data=flowers17", f"model.weights={checkpoint}", f"hydra.run.dir={target}",
                    cwd=tmp_path, env=env)  # fmt: skip
     assert done.returncode == 0, done.stderr[-3000:]
     output = done.stdout + done.stderr

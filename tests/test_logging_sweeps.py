@@ -13,9 +13,8 @@ from experiments.config import compose, config_dir, validate
 from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import QUICK, compose_config, run_cli
+from .conftest import TINY, compose_config, run_cli
 
-TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
 GRID = list(product(("max", "avg"), ("relu", "tanh"), (0, 1)))
 
 
@@ -109,13 +108,9 @@ def test_each_ablation_preset_has_a_wandb_sweep_file_with_its_grid(kind):
 
 
 @pytest.mark.slow
-def test_a_second_run_of_an_optuna_study_proposes_new_points(tmp_path):
-    args = ["hparams_search=optuna", "hydra.sweeper.n_trials=2", "hydra.sweeper.study_name=again", *TINY]
-    for _ in range(2):
-        result = run_cli(*args, cwd=tmp_path)
-        assert result.returncode == 0, result.stderr[-3000:]
+def test_a_second_run_of_an_optuna_study_proposes_new_points(optuna_study):
     import optuna
 
-    study = optuna.load_study(study_name="again", storage=f"sqlite:///{tmp_path / 'outputs' / 'optuna.db'}")
-    first, second = [t.params for t in study.trials[:2]], [t.params for t in study.trials[2:]]
+    study = optuna.load_study(study_name=optuna_study.name, storage=optuna_study.storage)
+    first, second = [t.params for t in study.trials[:3]], [t.params for t in study.trials[3:]]
     assert len(second) == 2 and not any(params in first for params in second)

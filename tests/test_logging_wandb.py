@@ -7,9 +7,7 @@ import pytest
 from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import QUICK, cli_env, run_cli
-
-TINY = [*QUICK, "+trainer.limit_train_batches=3", "+trainer.limit_val_batches=2"]
+from .conftest import TINY, cli_env, run_cli
 
 
 @pytest.mark.slow

@@ -14,17 +14,17 @@ from experiments.records.lock import lock_holder
 from experiments.records.run_record import RunRecord
 from experiments.training.resume import resolve_resume
 
-from .conftest import compose_config, run_cli, start_cli
+from .conftest import NO_SANITY, compose_config, run_cli, start_cli
 from .test_records_full_disk import mount_tmpfs
 
-TINY = ["trainer.max_epochs=2", "trainer.num_sanity_val_steps=0"]
+TWO_EPOCHS = ["trainer.max_epochs=2", *NO_SANITY]
 
 
 @pytest.mark.slow
 def test_two_runs_started_in_one_dir_at_the_same_moment_one_runs_and_the_other_is_refused(tmp_path):
     run_dir = tmp_path / "shared-run"
     logs = [tmp_path / f"{i}.log" for i in range(2)]
-    processes = [start_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path, log=log) for log in logs]
+    processes = [start_cli(*TWO_EPOCHS, f"hydra.run.dir={run_dir}", cwd=tmp_path, log=log) for log in logs]
     codes = [p.wait(timeout=300) for p in processes]
     texts = [log.read_text() for log in logs]
     assert sorted(codes) == [0, 2], texts
@@ -73,7 +73,7 @@ def read_only_dir(tmp_path: Path):
 @pytest.mark.parametrize("where", [".", "run"], ids=["the dir itself", "a dir inside it"])
 def test_a_read_only_run_dir_is_one_line_with_exit_code_2(tmp_path, read_only_dir, where):
     run_dir = (read_only_dir / where).resolve() if where == "." else read_only_dir / where
-    result = run_cli(*TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_cli(*TWO_EPOCHS, f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert result.returncode == 2, result.stderr[-2000:]
     assert result.stderr.strip() == (
         f"Config error: hydra.run.dir: {run_dir} is not writable (Read-only file system); "

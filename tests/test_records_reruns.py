@@ -95,10 +95,10 @@ def test_a_sweep_killed_in_its_second_job_resumes_it_alone_without_traces(tmp_pa
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("trial", range(5))
+@pytest.mark.parametrize("trial", range(3))
 def test_a_sweep_killed_at_a_random_point_resumes_to_one_ok_record_per_job(tmp_path, trial):
-    # The jobs import torch and train for ~6 s after this point: one seeded kill time in each 1.6 s slice.
-    delay = (trial + random.Random(2026 + trial).random()) * 1.6
+    # The jobs import torch and train for ~6 s after this point: one seeded kill time in each third of 8 s.
+    delay = (trial + random.Random(2026 + trial).random()) * 8 / 3
     args = [*SWEEP, "trainer.max_epochs=2"]
     log = tmp_path / "killed.log"
     sweep_process = start_cli(*args, cwd=tmp_path, log=log)
@@ -118,12 +118,8 @@ def test_a_sweep_killed_at_a_random_point_resumes_to_one_ok_record_per_job(tmp_p
 
 
 @pytest.mark.slow
-def test_the_submitit_launcher_prints_the_progress_lines(tmp_path):
-    sweep = tmp_path / "sweep"
-    result = run_cli(
-        *SWEEP, "hydra/launcher=local", "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_the_submitit_launcher_prints_the_progress_lines(submitit_sweep):
+    result, _ = submitit_sweep  # its records: test_sweeps
     lines = progress_lines(result.stdout)
     assert any(line.startswith("[1/2] start ") for line in lines)
     assert any(line.startswith("[2/2] start ") for line in lines)

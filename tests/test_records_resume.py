@@ -10,9 +10,7 @@ import torch
 
 from experiments.records.run_record import RunRecord
 
-from .conftest import run_cli
-
-TINY = ["trainer.num_sanity_val_steps=0"]
+from .conftest import QUICK, run_cli
 
 
 def results_of(run_dir: Path) -> RunRecord:
@@ -31,10 +29,9 @@ def checkpoint_paths(run_dir: Path) -> set[str]:
 
 
 @pytest.mark.slow
-def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp_path):
+def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp_path, one_epoch_run):
     run_dir = tmp_path / "run"
-    first = run_cli("trainer.max_epochs=1", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-3000:]
+    shutil.copytree(one_epoch_run, run_dir)
     checkpoints = run_dir / "checkpoints"
     (checkpoints / "last.ckpt").rename(checkpoints / "interrupted.ckpt")  # a checkpoint the run wrote
     whole = (checkpoints / "interrupted.ckpt").read_bytes()
@@ -54,7 +51,7 @@ def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp
 @pytest.mark.slow
 def test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints(tmp_path):
     original = tmp_path / "original"
-    first = run_cli("trainer.max_epochs=1", *TINY, f"hydra.run.dir={original}", cwd=tmp_path)
+    first = run_cli(*QUICK, f"hydra.run.dir={original}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     record = results_of(original)
     assert record.run_dir == "." and record.best_checkpoint == "checkpoints/best.ckpt"

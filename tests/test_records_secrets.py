@@ -9,11 +9,11 @@ from omegaconf import OmegaConf
 
 from experiments.records.run_record import RunRecord
 
-from .conftest import cli_env, run_cli
+from .conftest import QUICK, cli_env, run_cli
 
 SECRET = "tok456xyz"
 TYPED = [f"logger.wandb.name=run-{SECRET}", f"+notes.plain={SECRET}"]
-TINY = ["logger=many", "trainer.max_epochs=1", "trainer.num_sanity_val_steps=0"]
+MANY_LOGGERS = ["logger=many", *QUICK]
 
 
 def leaks(root: Path) -> list[Path]:
@@ -26,7 +26,9 @@ def leaks(root: Path) -> list[Path]:
 @pytest.mark.slow
 def test_a_secret_typed_in_an_override_is_masked_in_every_file_of_the_run(tmp_path):
     run_dir = tmp_path / "run"
-    result = run_cli(*TINY, *TYPED, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=cli_env(MY_TOKEN=SECRET))
+    result = run_cli(
+        *MANY_LOGGERS, *TYPED, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=cli_env(MY_TOKEN=SECRET)
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert leaks(run_dir) == []
     assert SECRET not in result.stdout + result.stderr
@@ -43,7 +45,7 @@ def test_a_secret_typed_in_a_sweep_is_masked_in_the_sweep_dir_too(tmp_path):
     sweep_dir = tmp_path / "sweep"
     result = run_cli(
         "-m",
-        *TINY,
+        *MANY_LOGGERS,
         *TYPED,
         "seed=0",
         f"hydra.sweep.dir={sweep_dir}",

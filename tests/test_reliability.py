@@ -20,9 +20,19 @@ from experiments.data.sources import DataSourceError
 from experiments.records.run_record import RunRecord
 from experiments.records.wandb_offline import read_offline_run
 
-from .conftest import QUICK, cli_env, run_cli, start_cli
+from .conftest import QUICK, cli_env, refusal, run_cli, start_cli
 
-DETERMINISTIC = ["data.batch_size=4", "trainer.max_epochs=4", "deterministic=true", "logger=many"]
+# 3 short epochs of 200 batches (of digits' ~315 at batch 4): the SIGTERM, sent once epoch 1's line is
+# printed, still lands in epoch 2 (at 100 batches, under load 5-6, it once came after the last batch);
+# the identity check does not need full epochs.
+EPOCH_BATCHES = 200
+DETERMINISTIC = [
+    "data.batch_size=4",
+    "trainer.max_epochs=3",
+    f"trainer.limit_train_batches={EPOCH_BATCHES}",
+    "deterministic=true",
+    "logger=many",
+]
 
 
 def results_of(run_dir: Path) -> RunRecord:
@@ -38,7 +48,7 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     log = tmp_path / "cut.log"
     process = start_cli(*DETERMINISTIC, f"hydra.run.dir={cut}", cwd=tmp_path, log=log)
     deadline = time.monotonic() + 240
-    while "epoch 1/4" not in log.read_text():  # wait for epoch 2 to begin, then a real SIGTERM
+    while "epoch 1/3" not in log.read_text():  # wait for epoch 2 to begin, then a real SIGTERM
         assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
@@ -48,9 +58,7 @@ def test_sigterm_mid_epoch_then_resume_ends_identical_to_an_uninterrupted_run(tm
     state = torch.load(cut / "checkpoints" / "interrupted.ckpt", weights_only=True)
     assert state["epoch"] == 1  # stopped during the second epoch ...
     served = state["loops"]["fit_loop"]["state_dict"]["combined_loader"][0]["batches_served"]
-    assert (
-        0 < served <= 315
-    )  # ... after some of its 315 batches (where exactly depends on the machine's load)
+    assert 0 < served <= EPOCH_BATCHES  # ... after some of its batches (how many depends on the load)
     first_run_id = interrupted.wandb["run_id"]
 
     resumed = run_cli(f"resume={cut}", cwd=tmp_path)
@@ -91,7 +99,7 @@ def test_second_sigint_exits_at_once(tmp_path):
 
 
 BAD_INPUTS = [
-    (["pooling=median"], "pooling: no option 'median'; choose one of avg, lp, max, min"),
+    (["pooling=median"], refusal("pooling=median")),  # its wording: test_config
     (["optimizer.lr=abc"], "optimizer.lr: must be a number > 0"),
     (["optimizer.lr=0"], "optimizer.lr: must be a number > 0"),
     (["data.batch_size=0"], "data.batch_size: must be an integer >= 1"),
@@ -172,11 +180,9 @@ def test_checkpoint_with_pickled_code_is_refused(tmp_path):
 
 
 @pytest.mark.slow
-def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path):
-    run_dir = tmp_path / "run"
-    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
-    assert first.returncode == 0, first.stderr[-2000:]
-    result = run_cli("model=alexnet", f"resume={run_dir / 'checkpoints' / 'last.ckpt'}", cwd=tmp_path)
+def test_resume_from_a_checkpoint_of_another_model_is_refused(tmp_path, one_epoch_run):
+    checkpoint = one_epoch_run / "checkpoints" / "last.ckpt"  # only read: the resume is refused
+    result = run_cli("model=alexnet", f"resume={checkpoint}", cwd=tmp_path)
     assert result.returncode == 2
     assert "is a checkpoint of model=lenet5, but this run is model=alexnet" in result.stderr
 

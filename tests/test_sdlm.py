@@ -60,6 +60,11 @@ class WithRBFHead(nn.Module):
         return self.head
 
 
+# Monte-Carlo probes per sample (seeded): at 1000 the worst error is ~0.45 of the tolerance (rtol 0.12),
+# ~0.33 at 3000 (measured for both losses); the tolerance holds with room to spare for a fixed seed.
+PROBES = 1000
+
+
 def test_a_parameter_free_head_is_part_of_the_loss() -> None:
     """As LeNet-5's RBF layer in the paper: J is the body's, H that of loss(head(.)) in its output."""
     net, loss = WithRBFHead(), nn.CrossEntropyLoss()
@@ -70,7 +75,7 @@ def test_a_parameter_free_head_is_part_of_the_loss() -> None:
         return loss(net.head(out), label)
 
     exact = exact_diagonal(net, loss_of_body, images, labels, body_only=True)
-    estimate = gauss_newton_diagonal(net, loss, images.repeat(3000, 1, 1, 1), labels.repeat(3000))
+    estimate = gauss_newton_diagonal(net, loss, images.repeat(PROBES, 1, 1, 1), labels.repeat(PROBES))
     for name, value in exact.items():
         assert torch.allclose(estimate[name], value, rtol=0.12, atol=1e-3 * value.abs().max()), name
 
@@ -83,7 +88,7 @@ def test_gauss_newton_diagonal_is_the_exact_one_in_expectation(loss: nn.Module) 
     if isinstance(loss, nn.MSELoss):
         labels = torch.randn(3, 3)
     exact = exact_diagonal(net, loss, images, labels)
-    repeats = 3000  # the estimate is unbiased: its mean over many probes tends to the exact diagonal
+    repeats = PROBES  # the estimate is unbiased: its mean over many probes tends to the exact diagonal
     estimate = gauss_newton_diagonal(
         net, loss, images.repeat(repeats, 1, 1, 1), labels.repeat(repeats, *([1] * (labels.dim() - 1)))
     )

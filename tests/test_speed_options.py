@@ -13,8 +13,7 @@ import torch
 from experiments.training.module import EpochTotals
 from experiments.training.recipe import build_module, use_cuda_runtime_checks
 
-from .conftest import compose_config
-from .test_training import train
+from .conftest import compose_config, train
 
 
 class SingleProcess:
@@ -121,8 +120,8 @@ def test_channels_last_batches_reach_the_steps_of_a_real_fit(tmp_path, monkeypat
     assert not [w for w in caught if BOTH_HOOKS in str(w.message)]
 
 
-def test_channels_last_run_learns_like_the_default(tmp_path):
-    default = train(tmp_path / "default")
+def test_channels_last_run_learns_like_the_default(tmp_path, default_run):
+    _, default = default_run
     nhwc = train(tmp_path / "nhwc", "channels_last=true")
     assert nhwc.status == "ok"
     assert abs(nhwc.metrics["test/acc"] - default.metrics["test/acc"]) < 0.03

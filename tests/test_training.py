@@ -10,21 +10,12 @@ import torch
 from PIL import Image
 
 from experiments.records.run_record import RunRecord
-from experiments.training.job import run_job
 
-from .conftest import METRICS, compose_config
-
-FAST = ("trainer.max_epochs=2", "trainer.num_sanity_val_steps=0", "trainer=cpu")
+from .conftest import METRICS, compose_config, train
 
 
-def train(tmp_path, *overrides: str) -> RunRecord:
-    cfg = compose_config(*FAST, *overrides, output_dir=str(tmp_path))
-    run_job(cfg)
-    return RunRecord.read(tmp_path)
-
-
-def test_results_json_contract(tmp_path):
-    results = train(tmp_path)
+def test_results_json_contract(default_run):
+    _, results = default_run
     assert results.status == "ok" and results.error is None
     assert set(results.metrics) >= METRICS
     assert results.params == {"total": 61_706, "trainable": 61_706}
@@ -40,24 +31,24 @@ def test_results_json_contract(tmp_path):
     assert math.isclose(float(matrix.diag().sum()) / 360, results.metrics["test/acc"], abs_tol=1e-6)
 
 
-def test_metrics_csv_has_every_metric_name(tmp_path):
-    train(tmp_path)
-    with open(tmp_path / "metrics.csv") as handle:
+def test_metrics_csv_has_every_metric_name(default_run):
+    run_dir, _ = default_run
+    with open(run_dir / "metrics.csv") as handle:
         columns = set(next(csv.reader(handle)))
     assert METRICS <= columns
 
 
-def test_checkpoints_load_with_weights_only(tmp_path):
-    results = train(tmp_path)
+def test_checkpoints_load_with_weights_only(default_run):
+    run_dir, results = default_run
     for name in ("best.ckpt", "last.ckpt"):
-        checkpoint = torch.load(tmp_path / "checkpoints" / name, map_location="cpu", weights_only=True)
+        checkpoint = torch.load(run_dir / "checkpoints" / name, map_location="cpu", weights_only=True)
         assert set(checkpoint["state_dict"]) >= {"net.features.0.weight", "net.classifier.7.weight"}
         assert checkpoint["config"]["model"]["name"] == "lenet5"
     assert results.best_checkpoint.endswith("best.ckpt")
 
 
-def test_top5_is_reported_with_more_than_five_classes(tmp_path):
-    results = train(tmp_path)  # digits: 10 classes
+def test_top5_is_reported_with_more_than_five_classes(default_run):
+    _, results = default_run  # digits: 10 classes
     assert results.metrics["test/acc_top5"] >= results.metrics["test/acc"]
 
 
@@ -114,8 +105,11 @@ def test_onecycle_steps_every_batch(tmp_path):
 
 
 def test_same_seed_gives_identical_metrics_and_other_seeds_differ(tmp_path):
+    # 5 batches of 1 epoch: equal or different numbers need no trained model (a preset's whole run
+    # repeating to the last digit is test_presets::test_a_reference_preset_repeats_...).
+    short = ("trainer.max_epochs=1", "+trainer.limit_train_batches=5")
     runs = [
-        train(tmp_path / name, "deterministic=true", f"seed={seed}")
+        train(tmp_path / name, *short, "deterministic=true", f"seed={seed}")
         for name, seed in (("a", 0), ("b", 0), ("c", 1))
     ]
     assert runs[0].metrics == runs[1].metrics
@@ -153,9 +147,9 @@ def test_threads_setting_is_applied(tmp_path):
         torch.set_num_threads(before)
 
 
-def test_the_eval_batch_size_changes_no_metric(tmp_path):
+def test_the_eval_batch_size_changes_no_metric(tmp_path, default_run):
     assert compose_config().data.eval_batch_size == 1000  # digits' default: val and test in one batch each
-    big = train(tmp_path / "big")
+    _, big = default_run
     small = train(tmp_path / "small", "data.eval_batch_size=64")
     for key in ("val/acc", "test/acc", "test/f1_macro"):
         assert big.metrics[key] == small.metrics[key]
