@@ -510,9 +510,7 @@ def test_real_sweep_then_compare_cli(tmp_path):
             assert stats["std"] == pytest.approx(statistics.stdev(values), abs=1e-12)
         group = by_label[f"pooling={pooling}"]
         assert group["params"] == finished[0].params_total
-        assert group["wall_time_s"]["mean"] == pytest.approx(
-            statistics.mean(r.wall_time_s for r in finished)
-        )
+        assert group["wall_time_s"]["mean"] == pytest.approx(statistics.mean(r.wall_time_s for r in finished))
     assert by_label["pooling=max"]["runs"] == 3 and by_label["pooling=max"]["finished"] == 2
     assert [f["status"] for f in summary["failed"]] == ["failed"]
     best = max(by_label.values(), key=lambda g: g["stats"]["test/acc"]["mean"])

@@ -36,18 +36,16 @@ def refuse_foreign_dir(out: Path) -> None:
 
     Compare's own output is known by its marker file, or (reports written before the marker) by its
     ``summary.json``, whose ``command`` is a compare command."""
-    import json
+    from experiments.comparison.writers.csv_json import summary_command
 
     if not out.is_dir() or not any(p for p in out.iterdir() if not p.name.startswith(".write-check-")):
         return
     if (out / MARKER).is_file():
         return
-    try:
-        summary = json.loads((out / "summary.json").read_text())
-        if isinstance(summary, dict) and str(summary.get("command", "")).startswith(COMMAND):
-            return
-    except (OSError, ValueError):
-        pass
+    if summary_command(out).startswith(
+        (COMMAND, "python -m experiments.compare")
+    ):  # the latter: older reports
+        return
     raise ForeignReportDir(
         f"{out} is not empty and holds no earlier compare report; write it elsewhere with -o DIR, "
         "or add --overwrite to write over its files"

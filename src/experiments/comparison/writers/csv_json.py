@@ -32,6 +32,15 @@ def _stats_dict(s: SeedStats | None) -> dict[str, float | int | None] | None:
     return clean
 
 
+def summary_command(out: Path) -> str:
+    """The ``command`` an earlier ``summary.json`` in ``out`` records ("" where there is none or it is not ours)."""
+    try:
+        summary = json.loads((out / "summary.json").read_text())
+    except (OSError, ValueError):
+        return ""
+    return str(summary.get("command", "")) if isinstance(summary, dict) else ""
+
+
 def write_json(report: Report, path: Path) -> Path:
     groups = []
     for g in report.groups:
