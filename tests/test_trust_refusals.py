@@ -68,6 +68,10 @@ VALUES = [
     (("hydra.job.name=a/b",), "hydra.job.name", "plain name"),
     (("-m", "hydra.job.name=../x", "seed=1,2"), "hydra.job.name", "plain name"),
     (("model.features._target_=builtins.open",), "model.features._target_", "not an allowed target"),
+    # a builder's word-valued option (models/choices.py): refused up front, not by the builder after the run dir
+    (("model.net.block_order=foo",), "model.net.block_order", "conv-act-pool, conv-pool-act"),
+    (("model=alexnet_paper", "model.net.groups=true"), "model.net.groups", "one of 1, 2"),
+    (("model=lenet5_classic", "model.net.output=x"), "model.net.output", "one of rbf, linear"),
 ]
 
 

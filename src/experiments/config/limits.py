@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from experiments.config.errors import ConfigError
+from experiments.models.choices import NET_CHOICES
 from experiments.models.geometry import Conv, Layer
 
 FLOAT_BYTES = 4
@@ -68,6 +69,17 @@ AUGMENT: dict[str, tuple[Callable[[Any], bool], str]] = {
     "shear": (lambda v: finite(v) and 0 <= v < 1, "a number in [0, 1)"),
 }
 
+
+def _one_of(choices: tuple[str | int, ...]) -> Callable[[Any], bool]:
+    """The value is one of ``choices``, of their type (``true`` is not the tower count 1)."""
+    return lambda v: type(v) is type(choices[0]) and v in choices
+
+
+#: The builders' word-valued options (``models/choices.py``), for the models that have them.
+NET_RULES = tuple(
+    Rule(f"model.net.{key}", _one_of(values), f"must be one of {', '.join(map(str, values))}", optional=True)
+    for key, values in NET_CHOICES.items()
+)
 
 #: The Trainer's and callbacks' numbers that the shipped configs set: a list, a word or a non-finite
 #: number there fails inside Lightning after the run dir exists.

@@ -17,6 +17,7 @@ from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
 from experiments.config.limits import (
     AUGMENT,
+    NET_RULES,
     RUN_RULES,
     SEED_MAX,
     Rule,
@@ -170,6 +171,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: v == "auto" or (_integer(v) and (v >= 1 or v == -1)) or isinstance(v, list | str),
         "must be 'auto', -1, a positive integer or a list of device indices",
     ),
+    *NET_RULES,
     *RUN_RULES,
     Rule(
         "logger.wandb.mode",

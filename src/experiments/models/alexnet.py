@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from experiments.models.architectures import ALEXNET, ALEXNET_BN, ALEXNET_PAPER
+from experiments.models.choices import INITS, NORMS, TOWERS
 from experiments.models.geometry import Conv, Layer, feature_sizes
 from experiments.models.layers import (
     RELU,
@@ -25,7 +26,6 @@ IMAGENET_WEIGHTS = "IMAGENET1K_V1"
 IMAGENET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
 # The convolutions the paper splits into two towers (``groups=2``); conv1 and conv3 see both.
 TOWER_CONVS = ("conv2", "conv4", "conv5")
-NORMS = ("lrn", "batch", "none")
 
 
 class AlexNet(nn.Module):
@@ -172,13 +172,13 @@ class AlexNet2012(nn.Module):
         init: str = "paper",
     ) -> None:
         super().__init__()
-        if groups not in (1, 2):
+        if groups not in TOWERS:
             raise ValueError(
                 f"model.net.groups must be 1 (one tower) or 2 (the paper's two towers), got {groups!r}"
             )
         if norm not in NORMS:
             raise ValueError(f"model.net.norm must be one of {NORMS}, got {norm!r}")
-        if init not in ("paper", "default"):
+        if init not in INITS:
             raise ValueError(f"model.net.init must be 'paper' or 'default', got {init!r}")
         feature_sizes(layers, image_size, (padding or {}).get("size", "model"))
         layers = tuple(

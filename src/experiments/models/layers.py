@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from experiments.models.choices import BLOCK_ORDERS
 from experiments.models.geometry import PADDING_MODES, Conv, Layer, Pool, conv_padding
 from experiments.models.option_facts import without_facts
 
@@ -26,7 +27,6 @@ PoolFactory = Callable[..., nn.Module]
 # ``factory()`` -> a fresh activation module.
 ActivationFactory = Callable[[], nn.Module]
 
-BLOCK_ORDERS = ("conv-act-pool", "conv-pool-act")
 # Short names of norm and activation modules in the layer names (``conv1.lrn``); others: the class, lower case.
 SHORT_NAMES = {"LocalResponseNorm": "lrn", "BatchNorm2d": "bn"}
 # The builders' default activation (what ``conf/activation/relu.yaml`` makes).

@@ -11,9 +11,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.models.architectures import LENET5, LENET5_CLASSIC
+from experiments.models.choices import BLOCK_ORDERS, CONNECTIONS, INITS, OUTPUTS
 from experiments.models.geometry import Conv, Layer, Pool, conv_padding, feature_sizes
 from experiments.models.layers import (
-    BLOCK_ORDERS,
     RELU,
     ActivationFactory,
     EuclideanRBF,
@@ -154,16 +154,16 @@ class LeNet5Classic(nn.Module):
         super().__init__()
         if block_order not in BLOCK_ORDERS:
             raise ValueError(f"model.net.block_order must be one of {BLOCK_ORDERS}, got {block_order!r}")
-        if connections not in ("paper", "full"):
+        if connections not in CONNECTIONS:
             raise ValueError(f"model.net.connections must be 'paper' or 'full', got {connections!r}")
-        if output not in ("rbf", "linear"):
+        if output not in OUTPUTS:
             raise ValueError(f"model.net.output must be 'rbf' or 'linear', got {output!r}")
         if output == "rbf" and num_classes != 10:
             raise ValueError(
                 f"model.net.output=rbf has bitmaps for the 10 digits only, but data.num_classes={num_classes}; "
                 "set model.net.output=linear"
             )
-        if init not in ("paper", "default"):
+        if init not in INITS:
             raise ValueError(f"model.net.init must be 'paper' or 'default', got {init!r}")
         if tuple(type(layer) for layer in layers) != CLASSIC_KINDS:
             raise ValueError(
