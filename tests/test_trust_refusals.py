@@ -72,6 +72,15 @@ VALUES = [
     (("model.net.block_order=foo",), "model.net.block_order", "conv-act-pool, conv-pool-act"),
     (("model=alexnet_paper", "model.net.groups=true"), "model.net.groups", "one of 1, 2"),
     (("model=lenet5_classic", "model.net.output=x"), "model.net.output", "one of rbf, linear"),
+    # the other keys a library reads later (config/key_rules.py)
+    (("data.seed=[1,2]",), "data.seed", "got [1, 2]"),
+    (("trainer.deterministic=maybe",), "trainer.deterministic", "true, false, warn or null"),
+    (("callbacks.checkpoint.mode=up",), "callbacks.checkpoint.mode", "min or max"),
+    (("model.net.num_classes=zzz",), "model.net.num_classes", "integer >= 2"),
+    (("trainer.accelerator=zzz",), "trainer.accelerator", "auto, cpu, gpu"),
+    (("trainer.devices=zzz",), "trainer.devices", "a list of device indices"),
+    (("data.mean=zzz",), "data.mean", "a list of numbers"),
+    (("model=lenet5_classic", "model.loss.criterion=zzz"), "model.loss.criterion", "cross_entropy or map"),
 ]
 
 

@@ -16,7 +16,16 @@ from experiments.models.choices import NET_CHOICES
 from experiments.models.geometry import Conv, Layer
 
 FLOAT_BYTES = 4
-SEED_MAX = 2**32 - 1  # numpy.random.seed and torch's generators take seeds in [0, 2**32 - 1]
+SEED_MAX = 2**32 - 1
+ACCELERATORS = (
+    "auto",
+    "cpu",
+    "gpu",
+    "cuda",
+    "mps",
+    "tpu",
+    "hpu",
+)  # Lightning 2.x's Trainer(accelerator=...)  # numpy.random.seed and torch's generators take seeds in [0, 2**32 - 1]
 
 
 @dataclass(frozen=True)
@@ -110,8 +119,8 @@ RUN_RULES = (
     ),
     Rule(
         "trainer.accelerator",
-        lambda v: isinstance(v, str) and v != "",
-        "must be a name such as auto, cpu or gpu",
+        lambda v: v in ACCELERATORS,
+        f"must be one of Lightning's accelerators: {', '.join(ACCELERATORS)}",
         True,
     ),
     Rule(

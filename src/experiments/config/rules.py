@@ -15,6 +15,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from experiments.config.errors import ConfigError
 from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
+from experiments.config.key_rules import KEY_RULES
 from experiments.config.limits import (
     AUGMENT,
     NET_RULES,
@@ -172,6 +173,7 @@ RULES: tuple[Rule, ...] = (
         "must be 'auto', -1, a positive integer or a list of device indices",
     ),
     *NET_RULES,
+    *KEY_RULES,
     *RUN_RULES,
     Rule(
         "logger.wandb.mode",
@@ -221,7 +223,7 @@ def _validate(cfg: DictConfig) -> None:
             value = OmegaConf.select(cfg, rule.key, default=MISSING, throw_on_missing=True)
         except Exception as error:  # an interpolation that cannot resolve
             raise ConfigError(rule.key, f"cannot be resolved ({_one_line(error)})") from None
-        if isinstance(value, DictConfig):
+        if isinstance(value, DictConfig | ListConfig):
             value = OmegaConf.to_container(value, resolve=True)
         if value is MISSING:
             if rule.optional:
