@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import shlex
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from experiments.config import compose, config_dir, validate
 from experiments.records.run_record import RunRecord
 from experiments.sweeps.slots import DeviceSlots
 
-from .conftest import TINY, compose_config, refusal, run_cli
+from .conftest import TINY, compose_config, refusal, run_cli, start_cli
 
 
 def results_in(sweep: Path) -> dict[int, RunRecord]:
@@ -124,7 +125,6 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
                 )
     broken = later / "b" / "3.png"
     good = broken.read_bytes()
-    broken.write_bytes(b"not a png")  # the second job fails when it decodes its images, after it started
     args = [
         "-m",
         "data=image_folder",
@@ -135,13 +135,22 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
         *TINY,
     ]
 
-    first = run_cli(*args, cwd=tmp_path)
-    assert first.returncode == 1, first.stdout[-3000:] + first.stderr[-3000:]
+    # The file goes bad once the sweep is under way: its up-front check passed, and the second job fails
+    # when it decodes its images, after it started (a file changed on disk during a sweep).
+    log = tmp_path / "first.log"
+    process = start_cli(*args, cwd=tmp_path, log=log)
+    deadline = time.monotonic() + 240
+    while "[1/2] start" not in log.read_text():
+        assert process.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.02)
+    broken.write_bytes(b"not a png")
+    assert process.wait(timeout=300) == 1, log.read_text()[-3000:]
+    first_output = log.read_text()
     (sweep,) = (tmp_path / "outputs" / "multirun").glob("*/*")
     results = results_in(sweep)
     assert results[0].status == "ok" and results[1].status == "failed"
     assert "3.png" in results[1].error and results[1].traceback
-    assert "[1/2] start" in first.stdout and "[2/2 done] failed" in first.stdout
+    assert "[1/2] start" in first_output and "[2/2 done] failed" in first_output
     summary = json.loads((sweep / "sweep_summary.json").read_text())
     assert summary["counts"] == {"failed": 1, "ok": 1}
     totals = summary["totals"]  # the sweep's wall time beside the training steps of its jobs
@@ -152,7 +161,7 @@ def test_a_failed_job_is_recorded_the_sweep_goes_on_and_resume_reruns_only_it(tm
     markdown = (sweep / "sweep_summary.md").read_text()
     assert "2 jobs: 1 failed, 1 ok; 0:" in markdown and "of wall time; training steps" in markdown
     assert "{" not in markdown  # no raw Python dicts
-    assert f"experiments compare {sweep.relative_to(tmp_path)}" in first.stdout
+    assert f"experiments compare {sweep.relative_to(tmp_path)}" in first_output
     finished_at = results[0].finished_at
 
     broken.write_bytes(good)

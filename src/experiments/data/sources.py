@@ -10,13 +10,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from experiments.data.errors import DataSourceError
+
+if TYPE_CHECKING:  # torch loads when a source decodes, not when a run's data files are checked
+    import torch
 
 
 @dataclass
@@ -58,6 +59,9 @@ def missing_files_error(
 
 def fit_to_size(images: torch.Tensor, size: int, mode: str = "resize") -> torch.Tensor:
     """Bring uint8 images to ``size`` x ``size``: ``resize`` (bilinear, antialiased) or ``pad`` (centred, zeros)."""
+    import torch
+    import torch.nn.functional as F
+
     height, width = images.shape[-2:]
     if (height, width) == (size, size):
         return images
@@ -94,6 +98,7 @@ class Digits:
         return {"source": self.name}
 
     def decode(self, image_size: int | None = None) -> Decoded:
+        import torch
         from sklearn.datasets import load_digits
 
         bunch = load_digits()
@@ -151,6 +156,7 @@ class MNIST:
         return {"source": self.name}
 
     def decode(self, image_size: int | None = None) -> Decoded:
+        import torch
         import torchvision.datasets
         from torchvision.datasets.mnist import read_image_file, read_label_file
 
