@@ -80,6 +80,8 @@ VALUES = [
     (("trainer.accelerator=zzz",), "trainer.accelerator", "auto, cpu, gpu"),
     (("trainer.devices=zzz",), "trainer.devices", "a list of device indices"),
     (("data.mean=zzz",), "data.mean", "a list of numbers"),
+    (("callbacks.checkpoint.monitor=val/accuracy",), "callbacks.checkpoint.monitor", "val/acc, val/loss"),
+    (("optimized_metric=zzz",), "optimized_metric", "val/acc, val/loss"),
     (("model=lenet5_classic", "model.loss.criterion=zzz"), "model.loss.criterion", "cross_entropy or map"),
 ]
 

@@ -8,6 +8,10 @@ from typing import Any
 
 from experiments.config.limits import SEED_MAX, Rule, finite
 
+#: What the LightningModule logs during fit (training/module.py): what a checkpoint, early stopping or a
+#: sweeper can watch; another name fails inside Lightning once the first validation ends.
+FIT_METRICS = ("val/acc", "val/loss", "train/acc", "train/loss")
+
 
 def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
@@ -49,7 +53,11 @@ KEY_RULES: tuple[Rule, ...] = (
     ),
     Rule("trainer.devices", _devices, "must be auto, a number of devices, or a list of device indices", True),
     Rule("callbacks.checkpoint.filename", lambda v: v is None or _text(v), "must be a file name", True),
-    Rule("callbacks.checkpoint.monitor", lambda v: v is None or _text(v), "must be a metric name", True),
+    *(
+        Rule(key, lambda v: v is None or v in FIT_METRICS, f"must be one of {', '.join(FIT_METRICS)}", True)
+        for key in ("callbacks.checkpoint.monitor", "callbacks.early_stopping.monitor")
+    ),
+    Rule("optimized_metric", lambda v: v in FIT_METRICS, f"must be one of {', '.join(FIT_METRICS)}", True),
     Rule("callbacks.checkpoint.mode", lambda v: v in ("min", "max"), "must be min or max", optional=True),
     Rule(
         "callbacks.lr_monitor.logging_interval",

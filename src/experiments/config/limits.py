@@ -141,9 +141,6 @@ RUN_RULES = (
         "must be an integer >= 0",
         optional=True,
     ),
-    Rule(
-        "optimized_metric", lambda v: isinstance(v, str) and v != "", "must be a metric name such as val/acc"
-    ),
     Rule("scheduler.factory.gamma", lambda v: finite(v) and v > 0, "must be a number > 0", optional=True),
     Rule("scheduler.factory.step_size", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
 )
