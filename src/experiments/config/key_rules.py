@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from experiments.config.limits import SEED_MAX, Rule, finite
+from experiments.config.limits import SEED_MAX, Rule, finite, whole
 
 #: What the LightningModule logs during fit (training/module.py): what a checkpoint, early stopping or a
 #: sweeper can watch; another name fails inside Lightning once the first validation ends.
@@ -17,30 +17,26 @@ def _text(value: Any) -> bool:
     return isinstance(value, str) and value.strip() != ""
 
 
-def _whole(value: Any, low: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= low
-
-
 def _numbers(value: Any) -> bool:
     return value is None or (isinstance(value, list) and bool(value) and all(finite(v) for v in value))
 
 
 def _devices(value: Any) -> bool:  # Lightning's Trainer(devices=...): auto, a count, indices, or "0,1"
-    if value == "auto" or _whole(value, -1):
+    if value == "auto" or whole(value, -1):
         return True
     if isinstance(value, list):
-        return bool(value) and all(_whole(v, 0) for v in value)
+        return bool(value) and all(whole(v, 0) for v in value)
     return isinstance(value, str) and value.replace(",", "").replace(" ", "").isdigit()
 
 
 KEY_RULES: tuple[Rule, ...] = (
-    Rule("model.net.num_classes", lambda v: _whole(v, 2), "must be an integer >= 2", optional=True),
-    Rule("model.net.in_channels", lambda v: v in (1, 3) and _whole(v, 1), "must be 1 or 3", optional=True),
-    Rule("model.net.image_size", lambda v: _whole(v, 1), "must be a positive integer", optional=True),
-    Rule("data.image_size", lambda v: _whole(v, 1), "must be a positive integer", optional=True),
+    Rule("model.net.num_classes", lambda v: whole(v, 2), "must be an integer >= 2", optional=True),
+    Rule("model.net.in_channels", lambda v: v in (1, 3) and whole(v, 1), "must be 1 or 3", optional=True),
+    Rule("model.net.image_size", lambda v: whole(v, 1), "must be a positive integer", optional=True),
+    Rule("data.image_size", lambda v: whole(v, 1), "must be a positive integer", optional=True),
     Rule("data.name", _text, "must be the data's name, e.g. mnist", optional=True),
     Rule(
-        "data.seed", lambda v: _whole(v, 0) and v <= SEED_MAX, f"must be an integer in [0, {SEED_MAX}]", True
+        "data.seed", lambda v: whole(v, 0) and v <= SEED_MAX, f"must be an integer in [0, {SEED_MAX}]", True
     ),
     Rule("data.mean", _numbers, "must be null or a list of numbers, one per channel", optional=True),
     Rule("data.std", _numbers, "must be null or a list of numbers, one per channel", optional=True),

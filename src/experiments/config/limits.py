@@ -38,13 +38,13 @@ class Rule:
     optional: bool = False
 
 
-def _whole(value: Any, low: int) -> bool:
+def whole(value: Any, low: int) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= low
 
 
 def _batches(value: Any) -> bool:  # Lightning's limit_*_batches: a count, or a fraction of the batches
     return (
-        value is None or _whole(value, 0) or (finite(value) and isinstance(value, float) and 0 <= value <= 1)
+        value is None or whole(value, 0) or (finite(value) and isinstance(value, float) and 0 <= value <= 1)
     )
 
 
@@ -93,15 +93,15 @@ NET_RULES = tuple(
 #: The Trainer's and callbacks' numbers that the shipped configs set: a list, a word or a non-finite
 #: number there fails inside Lightning after the run dir exists.
 RUN_RULES = (
-    Rule("trainer.log_every_n_steps", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
+    Rule("trainer.log_every_n_steps", lambda v: whole(v, 1), "must be an integer >= 1", optional=True),
     Rule(
         "trainer.check_val_every_n_epoch",
-        lambda v: v is None or _whole(v, 1),
+        lambda v: v is None or whole(v, 1),
         "must be null or an integer >= 1",
         optional=True,
     ),
-    Rule("trainer.num_nodes", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
-    Rule("trainer.num_sanity_val_steps", lambda v: _whole(v, -1), "must be an integer >= -1", optional=True),
+    Rule("trainer.num_nodes", lambda v: whole(v, 1), "must be an integer >= 1", optional=True),
+    Rule("trainer.num_sanity_val_steps", lambda v: whole(v, -1), "must be an integer >= -1", optional=True),
     Rule(
         "trainer.gradient_clip_val",
         lambda v: v is None or (finite(v) and v >= 0),
@@ -133,16 +133,16 @@ RUN_RULES = (
         "trainer.benchmark", lambda v: v is None or isinstance(v, bool), "must be null, true or false", True
     ),
     Rule(
-        "callbacks.checkpoint.save_top_k", lambda v: _whole(v, -1), "must be an integer >= -1", optional=True
+        "callbacks.checkpoint.save_top_k", lambda v: whole(v, -1), "must be an integer >= -1", optional=True
     ),
     Rule(
         "callbacks.progress_bar.refresh_rate",
-        lambda v: _whole(v, 0),
+        lambda v: whole(v, 0),
         "must be an integer >= 0",
         optional=True,
     ),
     Rule("scheduler.factory.gamma", lambda v: finite(v) and v > 0, "must be a number > 0", optional=True),
-    Rule("scheduler.factory.step_size", lambda v: _whole(v, 1), "must be an integer >= 1", optional=True),
+    Rule("scheduler.factory.step_size", lambda v: whole(v, 1), "must be an integer >= 1", optional=True),
 )
 
 
