@@ -102,6 +102,24 @@ RULES: tuple[Rule, ...] = (
         f"must be true, false or a torch.compile mode: {', '.join(COMPILE_MODES)}",
         optional=True,
     ),
+    Rule(
+        "study.stage",
+        lambda v: v in (None, "tune", "best", "shared"),
+        "must be null, tune, best or shared (hydra/sweeper=fair sets it on its jobs)",
+        optional=True,
+    ),
+    Rule(
+        "study.tuned",
+        lambda v: isinstance(v, list) and all(isinstance(k, str) and k for k in v),
+        "must be a list of config keys (hydra/sweeper=fair sets it on its jobs)",
+        optional=True,
+    ),
+    Rule(
+        "compare.sesoi",
+        lambda v: _number(v) and 0 < v < 100,
+        "must be a number of accuracy points in (0, 100), e.g. compare.sesoi=0.5",
+        optional=True,
+    ),
     Rule("image_size", lambda v: _integer(v) and v >= 1, "must be a positive integer (pixels)"),
     Rule(
         "model.name",

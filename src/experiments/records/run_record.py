@@ -69,6 +69,17 @@ class RunRecord:
     confusion_matrix: list[list[float]] | None = None
     plots: list[str] = field(default_factory=list)
     identical_to: str | None = None  # a copy of an earlier job of the sweep (sweeps/identical.py)
+    # hydra/sweeper=fair: tune (the tuning stage), best (an arm at its own chosen setting) or shared (an arm
+    # at the config's own setting), and the keys that stage tunes (study.stage, study.tuned).
+    study_stage: str | None = None
+    tuned_keys: list[str] = field(default_factory=list)
+    # The stopping rule the job trained under (monitor, mode, patience, min_delta, max_epochs), what ended
+    # it (patience or budget), and whether it hit the epoch budget still improving.
+    stopping: dict[str, Any] | None = None
+    stopped_by: str | None = None
+    still_improving: bool | None = None
+    # The per-image test predictions, relative to the run dir (records/test_predictions.py).
+    test_predictions: str | None = None
     note: str | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, written back as read
@@ -94,6 +105,12 @@ class RunRecord:
         "wandb": (dict,),
         "plots": (list,),
         "versions": (dict,),
+        "study_stage": (str,),
+        "tuned_keys": (list,),
+        "stopping": (dict,),
+        "stopped_by": (str,),
+        "still_improving": (bool,),
+        "test_predictions": (str,),
     }
 
     # ---- reading -------------------------------------------------------------------------------------
@@ -121,6 +138,7 @@ class RunRecord:
             values["metrics"] = _numbers(values.get("metrics", {}))
             values["history"] = [_numbers(row) for row in values.get("history", []) if isinstance(row, dict)]
             values["overrides"] = [str(o) for o in values.get("overrides", [])]
+            values["tuned_keys"] = [str(k) for k in values.get("tuned_keys", [])]
             for key in ("choices", "swept"):
                 values[key] = {str(k): str(v) for k, v in values.get(key, {}).items()}
             for key in ("seed", "flops", "best_epoch", "epochs"):

@@ -116,6 +116,8 @@ def _identity_fields(job: JobContext) -> dict[str, Any]:
         model=cfg.model.name,
         data=cfg.data.name,
         seed=cfg.seed,
+        study_stage=OmegaConf.select(cfg, "study.stage", default=None),
+        tuned_keys=list(OmegaConf.select(cfg, "study.tuned", default=None) or []),
         resumed_from=cfg.get("resume"),
         started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         versions=versions(),

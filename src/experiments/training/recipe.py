@@ -65,6 +65,7 @@ def train_and_test(job: JobContext) -> float | None:
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
+    stopped = stopping_fields(trainer, full_history(cfg, history.epochs))  # before the test restores a checkpoint
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
     tested = trainer.test(
@@ -90,6 +91,7 @@ def train_and_test(job: JobContext) -> float | None:
         wall_time_s=time.perf_counter() - job.started,
         data_info=datamodule.describe(),
         confusion_matrix=confusion,
+        **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
     if draws_plots(cfg.get("plots", "auto"), in_sweep=job.identity.sweep_dir is not None):
@@ -153,6 +155,34 @@ def record_model(job: JobContext, net: Any, trainer: Any) -> None:
     job.results.update(params=params, flops=flops, summary=table, device=device)
     facts = {"params": params} | ({"flops": flops} if flops is not None else {})
     log_model_facts(job.loggers, facts, summary_metrics(table) if table else {})
+
+
+def stopping_fields(trainer: Any, epochs: list[dict[str, float]]) -> dict[str, Any]:
+    """The stopping rule the job trained under, what ended it, and whether it hit the budget still improving.
+
+    ``stopped_by`` is ``patience`` where early stopping ended the fit, else ``budget`` (the epoch budget, or
+    ``trainer.max_time``/``max_steps``). ``still_improving``: the budget ended it while its monitored metric
+    had improved within the last ``patience`` epochs (the last epoch, without early stopping).
+    """
+    stopper = trainer.early_stopping_callback
+    monitor = str(stopper.monitor) if stopper is not None else "val/acc"
+    mode = str(stopper.mode) if stopper is not None else "max"
+    patience = int(stopper.patience) if stopper is not None else None
+    rule = {
+        "monitor": monitor,
+        "mode": mode,
+        "patience": patience,
+        "min_delta": float(abs(stopper.min_delta)) if stopper is not None else None,
+        "max_epochs": trainer.max_epochs,
+    }
+    by_patience = stopper is not None and stopper.stopped_epoch > 0
+    scored = [r for r in epochs if monitor in r]
+    still = None
+    if scored and not by_patience:
+        pick = max if mode == "max" else min
+        best = pick(scored, key=lambda r: r[monitor])["epoch"]
+        still = best > scored[-1]["epoch"] - (patience or 1)
+    return {"stopping": rule, "stopped_by": "patience" if by_patience else "budget", "still_improving": still}
 
 
 def final_metrics(tested: dict[str, Any], epochs: list[dict[str, float]]) -> dict[str, float]:
