@@ -41,6 +41,8 @@ def print_dry_run(check: UpFrontCheck) -> int:
         f"\n{len(check.jobs)} jobs: {len(check.jobs) - invalid - same} to run, {invalid} invalid, "
         f"{same} the same experiment as an earlier job. Dry run: no job was started, no run dir was made."
     )
+    if check.fair is not None:
+        print_later_stages(check)
     if same:
         print(
             "Same experiment: max and min pooling commute with a monotone activation (relu, tanh, ...), "
@@ -48,6 +50,35 @@ def print_dry_run(check: UpFrontCheck) -> int:
             "padding with the value 0 is zero padding)."
         )
     return 2 if invalid else 0
+
+
+def print_later_stages(check: UpFrontCheck) -> None:
+    """A fair study's jobs after the tuning stage (listed above): their overrides wait on the choices."""
+    from experiments.sweeps.fair_plan import evaluation_jobs, planned_total
+
+    fair = check.fair
+    assert fair is not None
+    keys = " ".join(f"{key}=<chosen in the tuning stage>" for key in fair.tuned_keys)
+    print(
+        f"\nThe {len(check.jobs)} jobs above are the tuning stage (stage=tune, seeds {fair.tuning_seeds}, "
+        f"scored on {fair.metric}). Then, once every arm has its choice:"
+    )
+    for job in evaluation_jobs(fair, [0] * len(fair.arms)):
+        arm = " ".join(fair.arms[job.arm]) or "(one arm)"
+        if job.stage == "best":
+            what = f"{keys} seed={job.seed}"
+        else:
+            point = check.shared_points.get(job.arm)
+            where = f"grid point {point}: reused where chosen" if point is not None else "not in the grid"
+            what = f"the config's own {', '.join(fair.tuned_keys)} ({where}) seed={job.seed}"
+        print(f"  {job.number:>4}  {job.stage:<6}  {arm}  {what}")
+    extra = ""
+    if fair.extra_per_arm:
+        extra = (
+            f"; then up to {fair.extra_per_arm} extra seed(s) per arm ({fair.extra_seeds()}) for arms whose "
+            "interval is wider than compare.sesoi allows"
+        )
+    print(f"{planned_total(fair)} jobs in stages 1 and 2{extra}.")
 
 
 def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]]) -> tuple[int, float]:

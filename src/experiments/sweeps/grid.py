@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.config import ConfigError, compose
+from experiments.sweeps.fair_plan import FairSettings, planned_total, tuning_jobs
+from experiments.sweeps.fair_settings import fair_settings, is_fair
 from experiments.sweeps.identical import identical_jobs
 
 
@@ -34,7 +36,12 @@ def is_grid(config: DictConfig) -> bool:
 
 
 def count_jobs(config: DictConfig) -> int | None:
-    """Jobs in a grid sweep, or ``n_trials`` of a search sweeper."""
+    """Jobs in a grid sweep, a fair study's tuning and evaluation stages, or ``n_trials`` of a search sweeper."""
+    sweeper = OmegaConf.to_container(OmegaConf.select(config, "hydra.sweeper", default={}) or {})
+    if is_fair(sweeper):
+        task = list(OmegaConf.select(config, "hydra.overrides.task", default=[]) or [])
+        fair = fair_settings(sweeper, task)  # at most: the extra seeds' rounds may stop early
+        return planned_total(fair) + len(fair.arms) * fair.extra_per_arm
     trials = OmegaConf.select(config, "hydra.sweeper.n_trials", default=None)
     if trials:
         return int(trials)
@@ -58,6 +65,8 @@ class UpFrontCheck:
     identical: dict[int, int] = field(default_factory=dict)
     dry_run: bool = False
     reuse_identical: bool = True
+    fair: FairSettings | None = None  # hydra/sweeper=fair: ``jobs`` are its tuning stage
+    shared_points: dict[int, int | None] = field(default_factory=dict)  # arm -> grid point of its own setting
 
 
 def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
@@ -81,7 +90,9 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         }
     )
     problems: list[str] = []
-    jobs = grid_jobs(sweep) or []
+    sweeper = OmegaConf.to_container(first.hydra.sweeper)
+    fair = fair_settings(sweeper, sweep.hydra.overrides.task) if is_fair(sweeper) else None
+    jobs = [job.overrides for job in tuning_jobs(fair)] if fair else grid_jobs(sweep) or []
     configs: list[DictConfig | None] = []
     for number, job in enumerate(jobs):
         try:
@@ -89,8 +100,11 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         except ConfigError as error:
             configs.append(None)
             problems.append(f"job {number} ({' '.join(job)}): {error}")
+    shared_points = check_evaluation_stage(fair, problems) if fair else {}
     return UpFrontCheck(
-        grid=is_grid(sweep),
+        fair=fair,
+        shared_points=shared_points,
+        grid=is_grid(sweep) or fair is not None,
         problems=problems,
         jobs=jobs,
         configs=configs,
@@ -98,6 +112,44 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
         reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
     )
+
+
+def check_evaluation_stage(fair: FairSettings, problems: list[str]) -> dict[int, int | None]:
+    """A fair study's later stages, composed before any job: each arm at the config's own setting, and each
+    evaluation seed; returns each arm's grid point that equals its own setting (None: not in the grid)."""
+    from experiments.sweeps.fair_plan import evaluation_jobs
+
+    shared_points: dict[int, int | None] = {}
+    for job in evaluation_jobs(fair, [0] * len(fair.arms)):
+        if job.stage == "best" and job.arm > 0:
+            continue  # every point was composed in the tuning stage; the seeds once, on the first arm
+        if job.stage == "shared" and job.seed != fair.seeds[0]:
+            continue
+        try:
+            cfg = compose(job.overrides)
+        except ConfigError as error:
+            problems.append(f"{job.stage} job of arm {job.arm} ({' '.join(job.overrides)}): {error}")
+            continue
+        if job.stage == "shared":
+            shared_points[job.arm] = shared_point(fair, cfg)
+    return shared_points
+
+
+def shared_point(fair: FairSettings, cfg: DictConfig) -> int | None:
+    """The grid point whose tuned values equal ``cfg``'s own (the shared setting), or None."""
+    own = [OmegaConf.select(cfg, key, default=None) for key in fair.tuned_keys]
+    for number, point in enumerate(fair.tune):
+        values = [o.split("=", 1)[1] for o in point]
+        if all(_same(a, b) for a, b in zip(own, values)):
+            return number
+    return None
+
+
+def _same(value: object, text: str) -> bool:
+    try:
+        return abs(float(value) - float(text)) <= 1e-12 * max(1.0, abs(float(text)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(value) == text
 
 
 #: The keys ``hydra/launcher=parallel`` acts on (its jobs go to loky one by one, not through joblib.Parallel).

@@ -25,7 +25,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.models.option_facts import MONOTONE, ORDER_STATISTIC
 
 # Keys that name where a job writes, not what it computes.
-NOT_THE_EXPERIMENT = ("paths", "hydra", "tags", "sweep", "resume")
+NOT_THE_EXPERIMENT = ("paths", "hydra", "tags", "sweep", "resume", "study", "compare")
 
 
 def block_order_is_moot(cfg: DictConfig) -> bool:
@@ -81,7 +81,9 @@ def identical_jobs(configs: Sequence[DictConfig | None]) -> dict[int, int]:
 
 
 # A reused record keeps what the earlier job measured; these describe the job itself.
-OWN_FIELDS = ("name", "overrides", "swept", "choices", "seed", "run_dir", "started_at", "schema_version")
+OWN_FIELDS = (
+    "name", "overrides", "swept", "choices", "seed", "run_dir", "started_at", "schema_version", "study_stage", "tuned_keys",
+)
 
 
 def reuse_earlier_job(
@@ -109,7 +111,8 @@ def reuse_earlier_job(
         "note": (
             f"the same experiment as job {earlier_dir.name} (max or min pooling commutes with a monotone "
             "activation, so both block orders build the same network; or equal values under other option "
-            "names, such as constant padding with the value 0 and zero padding): its record is reused, nothing was trained again"
+            "names, such as constant padding with the value 0 and zero padding; or, in a fair study, an arm whose "
+            "chosen setting is the shared one): its record is reused, nothing was trained again"
         ),
         "plots": [f"../{earlier_dir.name}/{p}" for p in earlier.plots],
         "best_checkpoint": None,

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.records.run_record import RunRecord
 
@@ -66,6 +66,8 @@ def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:
         "choices": job.choices,
         "seed": cfg.seed,
         "run_dir": output_dir,
+        "study_stage": OmegaConf.select(cfg, "study.stage", default=None),
+        "tuned_keys": list(OmegaConf.select(cfg, "study.tuned", default=None) or []),
     }
     if not reuse_earlier_job(output_dir, output_dir.parent / str(earlier), identity):
         return None
