@@ -34,6 +34,10 @@ def _resolved(path: str) -> str:
     return os.path.normpath(os.path.abspath(path)) if path else ""
 
 
+def _scalar(value: Any) -> bool:
+    return value is not None and not isinstance(value, dict | list)
+
+
 def provenance(run: RunRecord) -> dict[str, str]:
     """Where the run is, the run dir it copies (``identical_to``, relative to the run dir) and its config
     as text without the keys that do not change the network (``""`` where unknown)."""
@@ -42,7 +46,14 @@ def provenance(run: RunRecord) -> dict[str, str]:
 
     source = _resolved(os.path.join(run.path, run.identical_to)) if run.identical_to and run.path else ""
     config = {k: v for k, v in run.config.items() if k not in NOT_THE_NETWORK}
-    fingerprint = json.dumps(config, sort_keys=True, default=str) if config else ""
+    # an override the config cannot confirm (a config group's option, a key it lacks) is part of it too
+    unconfirmed = {
+        k: v
+        for k, v in run.override_values.items()
+        if k.split(".")[0] not in NOT_THE_NETWORK and not _scalar(run.config_value(k))
+    }
+    both = {"config": config, "overrides": unconfirmed}
+    fingerprint = json.dumps(both, sort_keys=True, default=str) if config else ""
     return {RUN: _resolved(run.path), SOURCE: source, FINGERPRINT: fingerprint}
 
 
