@@ -20,7 +20,8 @@ import numpy as np
 import pandas as pd
 
 from experiments.comparison.analysis.cell_means import cell_means
-from experiments.comparison.analysis.distinct import FINGERPRINT, RUN, SOURCE, distinct_networks, provenance
+from experiments.comparison.analysis.distinct import FINGERPRINT, RUN, SOURCE, distinct_networks
+from experiments.comparison.analysis.distinct import provenance as run_provenance
 from experiments.comparison.analysis.effects_anova import anova_rows, assumption_checks, fit_anova
 from experiments.comparison.analysis.effects_findings import findings
 from experiments.comparison.analysis.effects_permutation import permutation_check
@@ -61,7 +62,7 @@ def effects_frame(
         seed = run.seed if run.seed is not None else _integer(run.override_values.get("seed"))
         row = {**{key: value_of(run, key) for key in keys}, "seed": seed, metric: value}
         if provenance:
-            row |= provenance(run)
+            row |= run_provenance(run)
         rows.append(row)
     extra = [RUN, SOURCE, FINGERPRINT] if provenance else []
     return pd.DataFrame(rows, columns=[*keys, "seed", metric, *extra])
