@@ -103,24 +103,24 @@ def test_significant_terms_are_the_true_ones(balanced: tuple[pd.DataFrame, Effec
     significant = {row.term for row in result.anova if row.p_adjusted < 0.05}
     assert significant == {"pooling", "activation", "pooling:activation"}
     assert result.variance_explained["pooling"] > 0.5
-    assert any(line.startswith("`pooling` explains 6") for line in result.findings)
+    assert any(line.startswith("`pooling` matters (F(2, 36) = ") for line in result.findings)
     assert "pooling:dropout" not in result.interactions
 
 
-def test_null_factor_is_unresolved_with_a_power_estimate(balanced: tuple[pd.DataFrame, Effects]) -> None:
+def test_null_factor_has_an_a_priori_verdict_not_post_hoc_power(balanced: tuple[pd.DataFrame, Effects]) -> None:
+    """dropout does nothing: its verdict is equivalence within the SESOI or, if unresolved, the seeds for
+    the SESOI at the pooled seed SD (TTestIndPower), never a power from the observed effect."""
     _, result = balanced
-    assert set(result.power) == {"dropout"}
-    power = result.power["dropout"]
-    assert power is not None
-    row = next(r for r in result.anova if r.term == "dropout")
-    cohens_f = math.sqrt(row.partial_eta2 / (1 - row.partial_eta2))
-    per_level = TTestIndPower().solve_power(2 * cohens_f, alpha=0.05, power=0.8)
-    assert power.method == "TTestIndPower"
-    assert power.cohens_f == pytest.approx(cohens_f)
-    assert power.seeds_per_cell == max(2, math.ceil(2 * per_level / 12)) > 4
+    model = result.cell_model
+    assert model is not None and not hasattr(result, "power")
+    test = model.tests["dropout"]
+    level = test.levels[0]
+    assert level.verdict.verdict in ("equivalent", "unresolved")
+    if level.verdict.verdict == "unresolved":
+        per_side = TTestIndPower().solve_power(0.5 / model.sd, alpha=0.05, power=0.8)
+        assert level.verdict.seeds_per_cell == max(2, math.ceil(per_side / test.combinations))
     sentence = next(line for line in result.findings if line.startswith("`dropout`"))
-    assert "unresolved with 4 seeds per cell" in sentence
-    assert f"about {power.seeds_per_cell} seeds per cell" in sentence
+    assert "Cohen" not in sentence and "power now" not in sentence
 
 
 def test_marginal_means_and_welch_effects(balanced: tuple[pd.DataFrame, Effects]) -> None:
@@ -200,37 +200,35 @@ def test_identical_cells_are_a_finding() -> None:
     )
 
 
-def test_identical_cells_are_fitted_again_counted_once() -> None:
-    """The copies of an identical cell are dropped and the ANOVA refitted (type III), as statsmodels does."""
+def test_identical_cells_are_counted_once_before_the_anova() -> None:
+    """The copies of an identical cell are left out before the ANOVA (type III), as statsmodels fits it."""
     frame = full_block_order_grid(identical_for=("max",))
     factors = ["pooling", "activation", "model.net.block_order"]
     result = factorial_effects(frame, factors, METRIC)
     assert result is not None
     kept = frame[~((frame["pooling"] == "max") & (frame["model.net.block_order"] == "conv-pool-act"))]
-    again = result.without_copies
-    assert again is not None
-    assert again.runs == len(kept) == len(frame) - 8 and again.dropped == 8
+    assert result.runs == len(kept) == len(frame) - 8
+    assert [c.runs for c in result.copies] == [4, 4]
     data = kept.rename(columns={METRIC: "acc", "model.net.block_order": "order"})
     # max pooling has no conv-pool-act cell left, so pooling:order cannot be estimated and is dropped
     terms = "C(pooling, Sum) * C(activation, Sum) + C(activation, Sum) * C(order, Sum)"
     table = anova_lm(ols("acc ~ " + terms, data).fit(), typ=3)
-    pvalues = {row.term: row.p for row in again.anova}
+    pvalues = {row.term: row.p for row in result.anova}
     assert pvalues["pooling"] == pytest.approx(table.loc["C(pooling, Sum)", "PR(>F)"], rel=1e-6)
     assert pvalues["model.net.block_order"] == pytest.approx(table.loc["C(order, Sum)", "PR(>F)"], rel=1e-6)
-    assert pvalues["activation:model.net.block_order"] == pytest.approx(
-        table.loc["C(activation, Sum):C(order, Sum)", "PR(>F)"], rel=1e-6
-    )
     assert "pooling:model.net.block_order" not in pvalues
-    assert any(n.startswith("8 runs repeat the runs of an identical cell") for n in result.notes)
+    assert any(n.startswith("8 runs are copies of other runs") for n in result.notes)
+    assert result.cell_model is not None
+    assert result.cell_model.tests["model.net.block_order"].where == "pooling in {avg, min}"
 
 
-def test_a_factor_that_changes_nothing_has_no_power_estimate() -> None:
+def test_a_factor_that_changes_nothing_is_not_tested() -> None:
     frame = full_block_order_grid(identical_for=tuple(POOLING_COST))
     result = factorial_effects(frame, ["pooling", "activation", "model.net.block_order"], METRIC)
     assert result is not None
     assert result.findings[0].startswith("`model.net.block_order` changes nothing at all (identical runs)")
-    assert result.power["model.net.block_order"] is None
-    assert any("observed effect is zero" in line for line in result.findings)
+    assert result.cell_model is not None and "model.net.block_order" not in result.cell_model.tests
+    assert result.factors == ["pooling", "activation", "model.net.block_order"]
 
 
 def test_partial_grid_drops_the_interaction_it_cannot_estimate() -> None:
@@ -286,7 +284,7 @@ def test_too_small_grids_degrade_with_a_note() -> None:
     assert [row.term for row in result.anova] == ["pooling", "activation"]
     assert any("main effects only" in n for n in result.notes)
     one_way = factorial_effects(frame.iloc[[0, 1, 3]], ["pooling"], METRIC)
-    assert one_way is not None and one_way.anova == [] and one_way.power == {}
+    assert one_way is not None and one_way.anova == []
     assert any(n.startswith("Too few runs for an ANOVA: 1 residual") for n in one_way.notes)
     assert one_way.effects["pooling"].levels[1].effect == pytest.approx(-20.5)
     assert "## Effects" in effects_markdown(one_way)

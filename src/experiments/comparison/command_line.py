@@ -53,6 +53,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "--alpha", type=float, default=0.05, help="significance level after Holm's correction"
     )
     parser.add_argument(
+        "--sesoi",
+        type=float,
+        metavar="POINTS",
+        help="smallest effect of interest in accuracy points (default: compare.sesoi of the runs' configs "
+        "where they agree, else 0.5)",
+    )
+    parser.add_argument(
         "--overwrite",
         action="store_true",
         help="write into --out even where it holds files that compare did not write",
@@ -64,6 +71,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.sesoi is not None and not 0 < args.sesoi < 100:
+        print("compare: --sesoi must be a number of accuracy points in (0, 100), e.g. --sesoi 0.5", file=sys.stderr)
+        return 2
     given = sys.argv[1:] if argv is None else argv
     command = f"{COMMAND} " + " ".join(shlex.quote(a) for a in given)
     out = args.out or default_out(args.paths)
@@ -79,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             plots=not args.no_plots,
             command=command,
             overwrite=args.overwrite,
+            sesoi=args.sesoi,
         )
     except (FileNotFoundError, ValueError, ReportDirError) as error:
         print(f"compare: {error}", file=sys.stderr)

@@ -75,6 +75,7 @@ def compare(
     plots: bool = True,
     command: str | None = None,
     overwrite: bool = False,
+    sesoi: float | None = None,
 ) -> Report:
     """Collect the runs under ``paths`` and write the report files into ``out``; returns the report.
 
@@ -94,7 +95,10 @@ def compare(
     if search:
         report = analyse_search(runs, search, metric=metric, alpha=alpha, command=command)
     else:
-        report = analyse_grid(runs, group_by, ignored, metric=metric, test=test, alpha=alpha, command=command)
+        report = analyse_grid(
+            runs, group_by, ignored, metric=metric, test=test, alpha=alpha, command=command,
+            sesoi=sesoi if sesoi is not None else configured_sesoi(runs),
+        )
     return write_report(report, out, plots=plots)
 
 
@@ -107,8 +111,10 @@ def analyse_grid(
     test: str,
     alpha: float,
     command: str,
+    sesoi: float = 0.5,
 ) -> Report:
     """Runs of a grid of settings: groups of seeds against the best, the grid's effects, ranking by epoch."""
+    from experiments.comparison.analysis.answer import answer
     from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
     from experiments.comparison.analysis.insights import insights
     from experiments.comparison.analysis.settling import ranking_by_epoch, settling_sentence
@@ -116,7 +122,12 @@ def analyse_grid(
     keys, groups = group_runs(runs, group_by, ignored, metric, test, alpha)
     found = insights(groups, runs, keys, metric, alpha)
     effects = factorial_effects(
-        effects_frame(runs, keys, metric), keys, metric, alpha=alpha, reference=REFERENCES
+        effects_frame(runs, keys, metric, provenance=True),
+        keys,
+        metric,
+        alpha=alpha,
+        reference=REFERENCES,
+        sesoi=sesoi,
     )
     settling = ranking_by_epoch(groups, keys)
     if settling:
@@ -131,7 +142,19 @@ def analyse_grid(
         alpha=alpha,
         effects=effects,
         settling=settling,
+        answer=answer(effects),
+        sesoi=sesoi,
     )
+
+
+def configured_sesoi(runs: Sequence[RunRecord]) -> float:
+    """``compare.sesoi`` of the runs' saved configs where they all agree, else the default (0.5 points)."""
+    from experiments.comparison.analysis.equivalence import DEFAULT_SESOI
+    from experiments.records.run_record import number
+
+    values = {number(r.config_value("compare.sesoi")) for r in runs if r.config}
+    values.discard(None)
+    return float(values.pop()) if len(values) == 1 else DEFAULT_SESOI  # type: ignore[arg-type]
 
 
 def analyse_search(

@@ -35,6 +35,8 @@ class Report:
     effects: Effects | None = None  # the factorial analysis (analysis.effects), where the runs form a grid
     search: Search | None = None  # where the runs are the trials of a search (analysis.search)
     settling: Settling | None = None  # rankings by epoch (analysis.settling)
+    answer: list[str] = field(default_factory=list)  # the answer first (analysis.answer)
+    sesoi: float = 0.5  # the smallest effect of interest, accuracy points
 
     @property
     def failed(self) -> list[RunRecord]:

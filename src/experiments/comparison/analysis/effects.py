@@ -19,14 +19,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from experiments.comparison.analysis.effects_anova import (
-    anova_rows,
-    assumption_checks,
-    fit_anova,
-    seeds_needed,
-)
+from experiments.comparison.analysis.cell_means import cell_means
+from experiments.comparison.analysis.distinct import FINGERPRINT, RUN, SOURCE, distinct_networks
+from experiments.comparison.analysis.distinct import provenance as run_provenance
+from experiments.comparison.analysis.effects_anova import anova_rows, assumption_checks, fit_anova
 from experiments.comparison.analysis.effects_findings import findings
-from experiments.comparison.analysis.effects_refits import permutation_check, without_copies
+from experiments.comparison.analysis.effects_permutation import permutation_check
+from experiments.comparison.analysis.equivalence import DEFAULT_SESOI
 from experiments.comparison.analysis.effects_results import (
     CellMean,
     Contrast,
@@ -48,16 +47,25 @@ POINTS = 100.0  # a metric in [0, 1] to accuracy points
 REFERENCES = {"pooling": "max", "activation": "relu", "padding": "zeros"}
 
 
-def effects_frame(runs: Sequence[RunRecord], keys: Sequence[str], metric: str) -> pd.DataFrame:
-    """One row per finished run with a value of ``metric``: the keys' values as strings, ``seed``, metric."""
+def effects_frame(
+    runs: Sequence[RunRecord], keys: Sequence[str], metric: str, *, provenance: bool = False
+) -> pd.DataFrame:
+    """One row per finished run with a value of ``metric``: the keys' values as strings, ``seed``, metric.
+
+    With ``provenance``, also where the run is, the run it copies (``identical_to``) and its config as
+    text, by which :mod:`~experiments.comparison.analysis.distinct` finds the copies."""
     rows = []
     for run in runs:
         value = run.metric(metric) if run.ok else None
         if value is None:
             continue
         seed = run.seed if run.seed is not None else _integer(run.override_values.get("seed"))
-        rows.append({**{key: value_of(run, key) for key in keys}, "seed": seed, metric: value})
-    return pd.DataFrame(rows, columns=[*keys, "seed", metric])
+        row = {**{key: value_of(run, key) for key in keys}, "seed": seed, metric: value}
+        if provenance:
+            row |= run_provenance(run)
+        rows.append(row)
+    extra = [RUN, SOURCE, FINGERPRINT] if provenance else []
+    return pd.DataFrame(rows, columns=[*keys, "seed", metric, *extra])
 
 
 def ordered_levels(column: pd.Series) -> list[str]:
@@ -175,8 +183,13 @@ def factorial_effects(
     reference: Mapping[str, str] | None = None,
     resamples: int = 2000,
     random_state: int = 0,
+    sesoi: float = DEFAULT_SESOI,
 ) -> Effects | None:
-    """The Effects analysis of ``frame`` (one row per ok run); ``None`` without a grid with repeated seeds."""
+    """The Effects analysis of ``frame`` (one row per ok run); ``None`` without a grid with repeated seeds.
+
+    Copies (:mod:`~experiments.comparison.analysis.distinct`) are left out before anything is computed:
+    each distinct network counts once. Each factor is tested where it can act
+    (:mod:`~experiments.comparison.analysis.cell_means`); the ANOVA table beside it is the classical one."""
     data = frame.dropna(subset=[metric]).copy()
     if "seed" not in data:
         data["seed"] = np.nan
@@ -189,11 +202,22 @@ def factorial_effects(
             active.append(factor)
         elif len(data):
             notes.append(f"`{factor}` takes one value only (`{data[factor].iloc[0]}`) and is not analysed.")
-    if not active or data.groupby(active).size().max() < 2:
+    if not active:
         return None
-    levels = {f: ordered_levels(data[f]) for f in active}
+    identical = identical_cells(data, active, metric)
+    networks = distinct_networks(data, active, metric)
+    everything, data = data, networks.data
+    if data.groupby(active).size().max() < 2:
+        return None
+    levels = {f: ordered_levels(everything[f]) for f in active}
     references = {f: _reference(levels[f], (reference or {}).get(f), f, notes) for f in active}
-    safe_names = {f"f{i}": factor for i, factor in enumerate(active)}
+    if networks.dropped:
+        notes.append(
+            f"{networks.dropped} runs are copies of other runs (the same network and seed) and are counted "
+            f"once: the statistics use {len(data)} distinct runs of {len(everything)}."
+        )
+    varying = [f for f in active if data[f].nunique() > 1]  # a factor of copies only keeps one level
+    safe_names = {f"f{i}": factor for i, factor in enumerate(varying)}
     safe = pd.DataFrame({**{k: data[v] for k, v in safe_names.items()}, "y": data[metric]})
     anova_type, anova, anova_notes = fit_anova(safe, list(safe_names), safe_names)
     notes += anova_notes
@@ -212,26 +236,22 @@ def factorial_effects(
         anova=rows,
         effects={f: factor_effects(data, f, metric, references[f]) for f in active},
         variance_explained={row.term: row.eta2 for row in rows},
-        identical=identical_cells(data, active, metric),
+        identical=identical,
         notes=notes,
+        copies=networks.copies,
+        sesoi=sesoi,
     )
+    result.cell_model = cell_means(networks, active, metric, references, levels, sesoi=sesoi, alpha=alpha)
     if anova is not None:
         result.variance_explained["residual"] = float(anova.fit.ssr / anova.fit.centered_tss)
     for row in rows:
-        if len(row.factors) == 1 and row.p_adjusted is not None and row.p_adjusted >= alpha:
-            factor = row.factors[0]
-            result.power[factor] = seeds_needed(
-                row.partial_eta2, len(levels[factor]), len(counts), len(data), alpha
-            )
-        elif len(row.factors) == 2 and row.p_adjusted is not None and row.p_adjusted < alpha:
+        if len(row.factors) == 2 and row.p_adjusted is not None and row.p_adjusted < alpha:
             factor, by = sorted(row.factors, key=lambda f: -result.variance_explained.get(f, 0.0))
             result.interactions[row.term] = interaction_effects(data, factor, by, metric, references[factor])
     if anova is not None:
         result.checks = assumption_checks(anova, safe, list(safe_names))
         if result.checks.doubtful:
             permutation_check(result, safe, anova, safe_names, resamples, random_state)
-    if anova is not None and result.identical:
-        without_copies(result, data, safe, safe_names, alpha)
     result.findings = findings(result)
     return result
 

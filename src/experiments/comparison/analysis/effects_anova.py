@@ -1,4 +1,4 @@
-"""The models behind the "Effects" section: estimable terms, the ANOVA table, power and assumption checks.
+"""The models behind the "Effects" section: estimable terms, the ANOVA table and assumption checks.
 
 Works on a frame with formula-safe columns (factors ``f0``, ``f1``, ... and the metric ``y``) so that no
 formula ever sees a name such as ``test/acc``; :mod:`~experiments.comparison.analysis.effects` maps the names back.
@@ -21,15 +21,10 @@ from experiments.comparison.analysis.effects_results import (
     AnovaRow,
     AssumptionChecks,
     CheckOutcome,
-    SeedsNeeded,
 )
 
 #: Below this many residual degrees of freedom the residual variance rests on one or two numbers: no F-test.
 MIN_RESIDUAL_DF = 2
-#: The power a seed count is sized for.
-POWER_TARGET = 0.8
-#: A partial eta squared below this is zero up to floating-point rounding (an effect of exactly nothing).
-ZERO_EFFECT = 1e-12
 
 
 @dataclass
@@ -170,42 +165,6 @@ def anova_rows(anova: AnovaFit, names: dict[str, str]) -> list[AnovaRow]:
     for i, p in zip(tested, adjusted):
         rows[i].p_adjusted = float(p)
     return rows
-
-
-def seeds_needed(partial_eta2: float, levels: int, cells: int, runs: int, alpha: float) -> SeedsNeeded | None:
-    """Seeds per cell for 80% power at the observed effect size; ``None`` for an effect of zero."""
-    from statsmodels.stats.power import FTestAnovaPower, TTestIndPower
-
-    if not math.isfinite(partial_eta2) or partial_eta2 < ZERO_EFFECT or partial_eta2 >= 1:
-        return None
-    cohens_f = math.sqrt(partial_eta2 / (1 - partial_eta2))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            if levels == 2:  # Cohen's d = 2f for two equal groups
-                per_level = TTestIndPower().solve_power(2 * cohens_f, alpha=alpha, power=POWER_TARGET)
-                total, method = 2 * float(per_level), "TTestIndPower"
-                now = TTestIndPower().power(2 * cohens_f, nobs1=runs / 2, alpha=alpha)
-            else:
-                total = float(
-                    FTestAnovaPower().solve_power(cohens_f, alpha=alpha, power=POWER_TARGET, k_groups=levels)
-                )
-                method = "FTestAnovaPower"
-                now = FTestAnovaPower().power(cohens_f, nobs=runs, alpha=alpha, k_groups=levels)
-        except (ValueError, RuntimeError, ZeroDivisionError):
-            return None
-    if not math.isfinite(total):
-        return None
-    return SeedsNeeded(
-        method=method,
-        partial_eta2=partial_eta2,
-        cohens_f=cohens_f,
-        alpha=alpha,
-        target_power=POWER_TARGET,
-        power_now=float(now),
-        runs_needed=math.ceil(total),
-        seeds_per_cell=max(2, math.ceil(total / cells)),
-    )
 
 
 def _check(result: Any) -> CheckOutcome | None:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+from experiments.comparison.analysis.cell_means import FactorTest, LevelContrast
+from experiments.comparison.analysis.cell_means import seeds_text as seeds_needed_text
 from experiments.comparison.analysis.effects_results import AnovaRow, Effects, IdenticalCells
+from experiments.comparison.analysis.equivalence import DIFFERS, EQUIVALENT
 
 
 def _p(value: float | None) -> str:
@@ -86,20 +89,52 @@ def _main_sentence(row: AnovaRow, result: Effects) -> str:
 
 
 def _unresolved_sentence(row: AnovaRow, result: Effects) -> str:
-    factor = row.factors[0]
-    power = result.power.get(factor)
-    sentence = (
-        f"`{factor}` is unresolved with {seeds_text(result)} seeds per cell ({_stat(row)}, "
-        f"partial η² = {row.partial_eta2:.2g})"
-    )
-    if power is None:
-        return sentence + ": its observed effect is zero, so no number of seeds is estimated."
     return (
-        f"{sentence}: to see an effect of the observed size (Cohen's f = {power.cohens_f:.2f}) with "
-        f"{100 * power.target_power:.0f}% power at alpha = {power.alpha:g} would take about "
-        f"{power.seeds_per_cell} seeds per cell ({power.runs_needed} runs; power now "
-        f"{100 * power.power_now:.0f}%)."
+        f"`{row.factors[0]}` is unresolved with {seeds_text(result)} seeds per cell ({_stat(row)}, "
+        f"partial η² = {row.partial_eta2:.2g})."
     )
+
+
+def _level_text(level: LevelContrast) -> str:
+    said = level.verdict
+    if said.verdict == DIFFERS:
+        return f"`{level.level}` {change(level.estimate, level.low, level.high)}"
+    words = said.words() + " points" if said.verdict == EQUIVALENT else said.verdict
+    return f"`{level.level}` {level.estimate:+.2f} points{interval(level.low, level.high)} ({words})"
+
+
+def factor_sentence(test: FactorTest, result: Effects) -> str:
+    """A factor's verdict where it can act: what it changes, with the interval, and what it interacts with."""
+    where = "" if test.where == "everywhere" else f"tested where it can act: {test.where}; "
+    stat = f"{where}F({test.df}, {test.df_residual}) = {test.F:.2f}, p = {_p(test.p)}"
+    levels = ", ".join(_level_text(lv) for lv in test.levels)
+    sesoi = result.sesoi
+    if test.verdict == DIFFERS:
+        sentence = f"`{test.factor}` matters ({stat}): against `{test.reference}`, {levels}."
+    elif test.verdict == EQUIVALENT and test.interacts:
+        sentence = (
+            f"`{test.factor}`'s average effect is within ±{sesoi:g} points ({stat}): against "
+            f"`{test.reference}`, {levels}; but it is not nothing where it acts, see below."
+        )
+    elif test.verdict == EQUIVALENT:
+        sentence = (
+            f"`{test.factor}` changes nothing that matters ({stat}): against `{test.reference}`, {levels}; "
+            f"every difference is within ±{sesoi:g} points (two one-sided tests)."
+        )
+    else:
+        needed = seeds_needed_text(test)
+        sentence = (
+            f"`{test.factor}` is unresolved with {seeds_text(result)} seeds per cell ({stat}): against "
+            f"`{test.reference}`, {levels}."
+            + (f" To tell a difference of {sesoi:g} points from none would take {needed} (a priori, for the "
+               f"smallest effect of interest and the seeds' spread)." if needed else "")
+        )
+    if test.interacts:
+        sentence += (
+            f" Its effect depends on the other factors (F({test.interaction_df}, {test.df_residual}) = "
+            f"{test.interaction_F:.2f}, p = {_p(test.interaction_p)})."
+        )
+    return sentence
 
 
 def _interaction_sentence(row: AnovaRow, result: Effects) -> str:
@@ -122,18 +157,16 @@ def _interaction_sentence(row: AnovaRow, result: Effects) -> str:
 
 
 def findings(result: Effects) -> list[str]:
-    """Plain sentences, only where the statistics support them (Holm-adjusted p < alpha)."""
+    """Plain sentences, only where the statistics support them: each factor where it can act (the
+    cell-means model), else the ANOVA's rows; then the ANOVA's significant interactions."""
     lines = [identical_sentence(item, result) for item in result.identical]
+    model = result.cell_model
     for row in result.anova:
         significant = row.p_adjusted is not None and row.p_adjusted < result.alpha
-        if len(row.factors) == 1:
+        if len(row.factors) == 1 and (model is None or row.factors[0] not in model.tests):
             lines.append(_main_sentence(row, result) if significant else _unresolved_sentence(row, result))
-        elif significant:
+        elif len(row.factors) == 2 and significant:
             lines.append(_interaction_sentence(row, result))
-    again = result.without_copies
-    if again is not None and again.changed:
-        lines.append(
-            f"Counted once, the identical cells change the verdict for {', '.join(again.changed)} "
-            f"({again.runs} runs instead of {result.runs}): read those terms as not robust."
-        )
+    if model is not None:
+        lines[len(result.identical):len(result.identical)] = [factor_sentence(t, result) for t in model.tests.values()]
     return lines

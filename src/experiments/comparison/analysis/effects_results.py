@@ -1,9 +1,10 @@
 """What the "Effects" analysis finds, typed: the ANOVA's rows, each level's marginal mean and its contrast
-with the reference level, interactions, identical cells, power, assumption checks.
+with the reference level, interactions, identical cells, copies, each factor's test where it can act
+(:mod:`~experiments.comparison.analysis.cell_means`), assumption checks.
 
 Means and effects are in accuracy points (percent). Every class writes itself as the JSON ``summary.json``
 has always held (:meth:`Effects.to_json`): keys in the same order, a key that was written only where it
-applied (``p_permutation``, ``permutation``, ``without_copies``) still only there, NaN and infinities as
+applied (``p_permutation``, ``permutation``) still only there, NaN and infinities as
 ``null``.
 """
 
@@ -12,6 +13,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any
+
+from experiments.comparison.analysis.cell_means import CellModel
+from experiments.comparison.analysis.distinct import CopiedSetting
 
 #: Field metadata: leave the key out of the JSON where the value is ``None``.
 OPTIONAL = {"optional": True}
@@ -134,20 +138,6 @@ class AnovaRow:
 
 
 @dataclass
-class SeedsNeeded:
-    """The seeds per cell for 80% power at an unresolved factor's observed effect size."""
-
-    method: str  # TTestIndPower or FTestAnovaPower
-    partial_eta2: float
-    cohens_f: float
-    alpha: float
-    target_power: float
-    power_now: float
-    runs_needed: int
-    seeds_per_cell: int
-
-
-@dataclass
 class CheckOutcome:
     statistic: float
     p: float
@@ -184,16 +174,6 @@ class IdenticalCells:
 
 
 @dataclass
-class Refit:
-    """The ANOVA again with each identical cell counted once."""
-
-    runs: int
-    dropped: int
-    anova: list[AnovaRow]
-    changed: list[str] = field(default_factory=list)  # terms whose verdict at alpha changes
-
-
-@dataclass
 class SeedsPerCell:
     min: int
     max: int
@@ -215,13 +195,14 @@ class Effects:
     anova: list[AnovaRow]  # empty where no ANOVA could be fitted
     effects: dict[str, FactorEffects]
     variance_explained: dict[str, float]  # eta squared by term, and "residual"
-    power: dict[str, SeedsNeeded | None] = field(default_factory=dict)  # unresolved main effects
     interactions: dict[str, Interaction] = field(default_factory=dict)  # significant ones, by term
     identical: list[IdenticalCells] = field(default_factory=list)
     checks: AssumptionChecks | None = None  # None without an ANOVA
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
-    without_copies: Refit | None = field(default=None, metadata=OPTIONAL)
+    copies: list[CopiedSetting] = field(default_factory=list)  # settings whose runs copy others (left out)
+    sesoi: float = 0.5  # the smallest effect of interest, points
+    cell_model: CellModel | None = None  # each factor tested where it can act
 
     def levels(self, factor: str) -> list[str]:
         return [lv.level for lv in self.effects[factor].levels]

@@ -41,6 +41,8 @@ class Group:
     stats: dict[str, SeedStats | None] = field(default_factory=dict)
     comparison: Comparison | None = None
     is_best: bool = False
+    copy_of: str | None = None  # the label of the group whose runs this group's runs copy (never tested)
+    copies: list[RunRecord] = field(default_factory=list)  # runs that copy a run of this same group
 
     @property
     def label(self) -> str:
@@ -51,7 +53,9 @@ class Group:
         return [r for r in self.runs if r.ok]
 
     def values(self, metric: str) -> list[float]:
-        return [v for v in (r.metric(metric) for r in self.ok_runs) if v is not None]
+        """The metric of each distinct run (a copy of a run of this group is not another seed)."""
+        runs = [r for r in self.ok_runs if not any(r is c for c in self.copies)]
+        return [v for v in (r.metric(metric) for r in runs) if v is not None]
 
     def attribute(self, name: str) -> SeedStats | None:
         return seed_stats([getattr(r, name) for r in self.ok_runs if getattr(r, name) is not None])
@@ -119,14 +123,47 @@ def group_runs(
         groups.setdefault(key, Group(key, []))
         groups[key].runs.append(run)
     ordered = list(groups.values())
+    mark_copies(ordered, metric)
     for group in ordered:
         group.stats = {m: seed_stats(group.values(m)) for m in dict.fromkeys((metric, *METRICS))}
-    scored = [g for g in ordered if g.stats.get(metric)]
+    scored = [g for g in ordered if g.stats.get(metric) and g.copy_of is None]
     if scored:
         best = max(scored, key=lambda g: g.stats[metric].mean)  # type: ignore[union-attr]
         best.is_best = True
         compare_with_best(scored, best, metric, test, alpha)
     return keys, ordered
+
+
+def mark_copies(groups: Sequence[Group], metric: str) -> None:
+    """Runs that copy a run of their own group, and groups whose runs all copy another group's runs."""
+    import pandas as pd
+
+    from experiments.comparison.analysis.distinct import distinct_networks, provenance
+
+    rows, runs = [], []
+    for group in groups:
+        for run in group.ok_runs:
+            value = run.metric(metric)
+            if value is not None:
+                rows.append({"group": group.label, "seed": run.seed, metric: value, **provenance(run)})
+                runs.append((group, run))
+    if not rows:
+        return
+    frame = pd.DataFrame(rows)
+    networks = distinct_networks(frame, ["group"], metric)
+    across: dict[int, set[str]] = {}
+    for i, j in networks.originals.items():
+        (group, run), (origin, _) = runs[i], runs[j]
+        if origin is group:
+            group.copies.append(run)
+        else:
+            across.setdefault(id(group), set()).add(origin.label)
+    for group in groups:
+        scored = [r for r in group.ok_runs if r.metric(metric) is not None]
+        targets = across.get(id(group), set())
+        copied = sum(1 for i in networks.originals if runs[i][0] is group and runs[networks.originals[i]][0] is not group)
+        if len(targets) == 1 and scored and copied == len(scored):
+            group.copy_of = targets.pop()
 
 
 def compare_with_best(groups: Sequence[Group], best: Group, metric: str, test: str, alpha: float) -> None:

@@ -125,7 +125,7 @@ def insights(
     label = LABELS.get(metric, metric)
     lines: list[str] = []
     failed = [r for r in runs if not r.ok]
-    scored = [g for g in groups if g.stats.get(metric)]
+    scored = [g for g in groups if g.stats.get(metric) and not g.copy_of]
     classes = num_classes(runs)
     if failed:
         verb, pronoun = ("is", "it is") if len(failed) == 1 else ("are", "they are")
@@ -201,7 +201,9 @@ def insights(
                 f"`{group.label}` collapsed: its mean {label} of {pct(group.stats[metric].mean)} is close to "  # type: ignore[union-attr]
                 f"chance ({pct(1 / classes)} for {classes} classes)."
             )
-            reason = collapse_reason(group)
+            # an explanation only where the data show the effect it explains: resolved, and a loss
+            shown = group.comparison is not None and group.comparison.distinguishable and group.comparison.diff < 0
+            reason = collapse_reason(group) if shown else None
             lines.append(sentence + (" " + reason if reason else ""))
         elif group is not best and group.comparison is not None and group.comparison.distinguishable:
             reason = collapse_reason(group)

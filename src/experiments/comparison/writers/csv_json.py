@@ -52,6 +52,7 @@ def write_json(report: Report, path: Path) -> Path:
                 "runs": len(g.runs),
                 "finished": len(g.ok_runs),
                 "best": g.is_best,
+                "copy_of": g.copy_of,
                 "mark": mark(g),
                 "stats": {k: _stats_dict(v) for k, v in g.stats.items()},
                 "comparison": None
@@ -77,6 +78,8 @@ def write_json(report: Report, path: Path) -> Path:
         "failed": [
             {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed
         ],
+        "answer": report.answer,
+        "sesoi": report.sesoi,
         "insights": report.insights,
         "plots": {k: p.name for k, p in report.plots.items()},
         "confusion_run": confusion_run(report),

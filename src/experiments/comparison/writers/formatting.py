@@ -8,7 +8,7 @@ from typing import Any
 from experiments.comparison.analysis.grouping import Group
 from experiments.comparison.analysis.seed_stats import SeedStats
 
-MARK_TIED, MARK_WORSE, MARK_UNTESTED, MARK_BEST = "≈", "▼", "?", "★"
+MARK_TIED, MARK_WORSE, MARK_UNTESTED, MARK_BEST, MARK_COPY = "≈", "▼", "?", "★", "="
 
 
 def fmt_pct(value: float | None, digits: int = 2) -> str:
@@ -50,6 +50,8 @@ def fmt_float(s: SeedStats | None, digits: int = 1) -> str:
 
 
 def mark(group: Group) -> str:
+    if group.copy_of:
+        return MARK_COPY
     if group.is_best:
         return MARK_BEST
     c = group.comparison
@@ -59,6 +61,8 @@ def mark(group: Group) -> str:
 
 
 def fmt_diff(group: Group) -> str:
+    if group.copy_of:
+        return f"= copy of {group.copy_of}"
     if group.is_best:
         return "best"
     c = group.comparison

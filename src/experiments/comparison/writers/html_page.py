@@ -82,8 +82,10 @@ def png_size(path: Path) -> tuple[int, int]:
 def write_html(report: Report, path: Path) -> Path:
     header, rows = table_rows(report)
     classes = ["best" if g.is_best else ("worse" if mark(g) == MARK_WORSE else "") for g in report.groups]
-    body = [
-        "<h1>Comparison report</h1>",
+    body = ["<h1>Comparison report</h1>"]
+    if report.answer:
+        body += ["<h2>The answer</h2>", f"<p>{_inline(' '.join(report.answer))}</p>"]
+    body += [
         "<ul>" + "".join(f"<li>{_inline(line[2:])}</li>" for line in context_lines(report)) + "</ul>",
         "<h2>Findings</h2>",
         "<ul>" + "".join(f"<li>{_inline(line)}</li>" for line in report.insights) + "</ul>",

@@ -39,9 +39,10 @@ def md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
 
 def write_markdown(report: Report, path: Path) -> Path:
     header, rows = table_rows(report)
-    parts = [
-        "# Comparison report",
-        "",
+    parts = ["# Comparison report", ""]
+    if report.answer:
+        parts += ["## The answer", "", " ".join(report.answer), ""]
+    parts += [
         *context_lines(report),
         "",
         "## Findings",

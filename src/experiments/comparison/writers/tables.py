@@ -74,7 +74,8 @@ def legend(report: Report) -> str:
     return (
         f"{MARK_BEST} best mean {LABELS.get(report.metric, report.metric)}; {MARK_WORSE} lower than the best "
         f"({report.test_name}, Holm-adjusted p < {report.alpha}); {MARK_TIED} cannot be told apart from the best "
-        f"with these seeds; {MARK_UNTESTED} too few finished seeds to test. Intervals are t-intervals over seeds, "
+        f"with these seeds; {MARK_UNTESTED} too few finished seeds to test; = a copy of another group (the same "
+        f"networks and seeds: shown, never counted as seeds or tested). Intervals are t-intervals over seeds, "
         "clipped to [0, 100] (summary.json has them unclipped). Best epoch is 1-based, one per seed."
     )
 
@@ -87,6 +88,9 @@ def comparison_rows(report: Report) -> list[list[str]]:
     rows = []
     for g in report.groups:
         c = g.comparison
+        if g.copy_of:
+            rows.append([g.label, "-", "-", "-", "-", f"= copy of {g.copy_of}"])
+            continue
         if g.is_best or c is None:
             continue
         ci = "-" if math.isnan(c.low) else f"[{100 * c.low:+.2f}, {100 * c.high:+.2f}]"

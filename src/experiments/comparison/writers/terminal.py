@@ -61,6 +61,8 @@ def _fold(header: str) -> str:
 
 
 def _diff(g: Any) -> str:
+    if g.copy_of:
+        return "= copy"
     return "" if g.is_best or g.comparison is None else f"{100 * g.comparison.diff:+.2f}"
 
 
@@ -136,6 +138,9 @@ def print_table(report: Report, console: Any = None) -> None:
 
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     console = console or Console(width=160 if piped else None)
+    if report.answer:
+        console.print("[bold]The answer:[/bold] " + escape(" ".join(report.answer).replace("`", "")), highlight=False)
+        console.print()
     console.print(fitted_table(report, console))
     if report.search:
         from experiments.comparison.writers.trial_table import search_legend
