@@ -94,6 +94,7 @@ def train_and_test(job: JobContext) -> float | None:
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    save_test_predictions(job, module)
     if draws_plots(cfg.get("plots", "auto"), in_sweep=job.identity.sweep_dir is not None):
         record_plots(job)
     key = cfg.optimized_metric
@@ -204,6 +205,22 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     earlier = attempts[-1].history if attempts else []
     first_new = epochs[0]["epoch"]
     return [r for r in earlier if r["epoch"] < first_new] + epochs
+
+
+def save_test_predictions(job: JobContext, module: Any) -> None:
+    """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py)."""
+    from experiments.records.test_predictions import write_predictions
+
+    assert job.results is not None
+    if module.test_predictions is None:
+        log.warning("no per-image test predictions saved: %s", module.test_predictions_missing)
+        return
+    predicted, true = module.test_predictions
+    size = (job.results.record.data_info.get("sizes") or {}).get("test")
+    if isinstance(size, int) and size < predicted.shape[0]:  # DDP's padding copies at the end
+        predicted, true = predicted[:size], true[:size]
+    path = write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
+    job.results.update(test_predictions=path)
 
 
 def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
