@@ -11,7 +11,7 @@ The file is a compressed NumPy archive (``np.savez_compressed``) with
 - ``correct``: 1-D ``bool``, ``predicted == true``
 - ``num_classes``: a 0-d integer; ``format``: a 0-d integer, :data:`FORMAT`
 
-MNIST's 10,000 test images take about 5 kB (docs/results.md). It is written atomically (a temporary file
+MNIST's 10,000 test images take about 10 kB. It is written atomically (a temporary file
 in the same dir, fsync, rename: :mod:`experiments.records.atomic`).
 
 A run dir is untrusted input (copied from elsewhere, edited, truncated): :func:`read_predictions` never

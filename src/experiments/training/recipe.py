@@ -78,6 +78,8 @@ def train_and_test(job: JobContext) -> float | None:
     if not trainer.is_global_zero or results is None:
         return None
     scored = [r for r in epochs if "val/acc" in r]
+    data_info = datamodule.describe()
+    predictions = save_test_predictions(job, module, (data_info.get("sizes") or {}).get("test"))
     results.update(
         status="ok",
         metrics=metrics,
@@ -89,12 +91,12 @@ def train_and_test(job: JobContext) -> float | None:
         throughput={"train_images_per_s": history.images_per_second, "train_seconds": history.train_seconds},
         fit_time_s=fit_seconds,
         wall_time_s=time.perf_counter() - job.started,
-        data_info=datamodule.describe(),
+        data_info=data_info,
         confusion_matrix=confusion,
+        test_predictions=predictions,
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
-    save_test_predictions(job, module)
     if draws_plots(cfg.get("plots", "auto"), in_sweep=job.identity.sweep_dir is not None):
         record_plots(job)
     key = cfg.optimized_metric
@@ -207,20 +209,18 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     return [r for r in earlier if r["epoch"] < first_new] + epochs
 
 
-def save_test_predictions(job: JobContext, module: Any) -> None:
-    """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py)."""
+def save_test_predictions(job: JobContext, module: Any, test_size: Any) -> str | None:
+    """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py),
+    written before the record says ``ok``; its path relative to the run dir (None, with a warning, if none)."""
     from experiments.records.test_predictions import write_predictions
 
-    assert job.results is not None
     if module.test_predictions is None:
         log.warning("no per-image test predictions saved: %s", module.test_predictions_missing)
-        return
+        return None
     predicted, true = module.test_predictions
-    size = (job.results.record.data_info.get("sizes") or {}).get("test")
-    if isinstance(size, int) and size < predicted.shape[0]:  # DDP's padding copies at the end
-        predicted, true = predicted[:size], true[:size]
-    path = write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
-    job.results.update(test_predictions=path)
+    if isinstance(test_size, int) and test_size < predicted.shape[0]:  # DDP's padding copies at the end
+        predicted, true = predicted[:test_size], true[:test_size]
+    return write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
 
 
 def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
