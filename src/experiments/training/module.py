@@ -135,6 +135,11 @@ class ClassificationModule(pl.LightningModule):
             test["acc_top5"] = MulticlassAccuracy(num_classes, top_k=5, average="micro")
         self.test_metrics = MetricCollection(test, prefix="test/")
         self.confusion = MulticlassConfusionMatrix(num_classes)
+        # Per-image test predictions and labels, batch by batch on the device (no host sync per batch);
+        # after the test, every rank's in the test set's order (see on_test_epoch_end).
+        self._test_batches: list[torch.Tensor] = []
+        self.test_predictions: tuple[torch.Tensor, torch.Tensor] | None = None
+        self.test_predictions_missing: str | None = None
 
     def configure_model(self) -> None:
         """``torch.compile`` the network in place (its state_dict keys stay the same) before fit or test."""
@@ -193,6 +198,33 @@ class ClassificationModule(pl.LightningModule):
         self.test_metrics(logits, labels)
         self.log_dict(self.test_metrics, on_epoch=True)
         self.confusion.update(logits, labels)
+        self._test_batches.append(torch.stack((logits.argmax(dim=1), labels)))
+
+    def on_test_epoch_start(self) -> None:
+        self._test_batches, self.test_predictions, self.test_predictions_missing = [], None, None
+
+    def on_test_epoch_end(self) -> None:
+        """Every test image's (predicted, true) class on the CPU, in the test set's order.
+
+        One process: the batches in order. Under DDP rank r held positions r, r + W, r + 2W, ... of the
+        test order (``DistributedSampler``'s and ``TensorBatches``' unshuffled shards, padded from the
+        head to equal lengths), so the gathered (W, 2, m) shards, interleaved, are the test order again,
+        followed by up to W - 1 padding copies, cut off by the caller with the test set's size.
+        """
+        empty = torch.zeros((2, 0), dtype=torch.long, device=self.device)
+        local = torch.cat(self._test_batches, dim=1) if self._test_batches else empty
+        self._test_batches = []
+        if self.trainer.world_size == 1:
+            self.test_predictions = (local[0].cpu(), local[1].cpu()) if local.shape[1] else None
+            self.test_predictions_missing = None if local.shape[1] else "the test saw no image"
+            return
+        sizes = self.all_gather(torch.tensor(local.shape[1], device=local.device))  # every rank calls it
+        if int(sizes.min()) != int(sizes.max()) or int(sizes.max()) == 0:
+            self.test_predictions_missing = f"the ranks tested {sizes.tolist()} images: no one test order"
+            return
+        gathered = self.all_gather(local)  # (W, 2, m)
+        ordered = gathered.permute(1, 2, 0).reshape(2, -1)  # position j * W + r <- rank r's j-th image
+        self.test_predictions = (ordered[0].cpu(), ordered[1].cpu())
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         """Keep the resolved config and the RNG states, as plain values and tensors only

@@ -78,6 +78,8 @@ def train_and_test(job: JobContext) -> float | None:
     if not trainer.is_global_zero or results is None:
         return None
     scored = [r for r in epochs if "val/acc" in r]
+    data_info = datamodule.describe()
+    predictions = save_test_predictions(job, module, (data_info.get("sizes") or {}).get("test"))
     results.update(
         status="ok",
         metrics=metrics,
@@ -89,8 +91,9 @@ def train_and_test(job: JobContext) -> float | None:
         throughput={"train_images_per_s": history.images_per_second, "train_seconds": history.train_seconds},
         fit_time_s=fit_seconds,
         wall_time_s=time.perf_counter() - job.started,
-        data_info=datamodule.describe(),
+        data_info=data_info,
         confusion_matrix=confusion,
+        test_predictions=predictions,
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
@@ -204,6 +207,20 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     earlier = attempts[-1].history if attempts else []
     first_new = epochs[0]["epoch"]
     return [r for r in earlier if r["epoch"] < first_new] + epochs
+
+
+def save_test_predictions(job: JobContext, module: Any, test_size: Any) -> str | None:
+    """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py),
+    written before the record says ``ok``; its path relative to the run dir (None, with a warning, if none)."""
+    from experiments.records.test_predictions import write_predictions
+
+    if module.test_predictions is None:
+        log.warning("no per-image test predictions saved: %s", module.test_predictions_missing)
+        return None
+    predicted, true = module.test_predictions
+    if isinstance(test_size, int) and test_size < predicted.shape[0]:  # DDP's padding copies at the end
+        predicted, true = predicted[:test_size], true[:test_size]
+    return write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
 
 
 def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
