@@ -131,10 +131,10 @@ def test_an_identical_job_reuses_the_earlier_record_and_trained_it_would_be_bit_
 
 
 def test_the_command_line_narrows_a_presets_sweep_as_hydra_does(tmp_path):
-    """``experiment=study_pooling activation=relu ...``: the command line replaces the preset's values, in
+    """``experiment=study_pooling_shared_lr activation=relu ...``: the command line replaces the preset's values, in
     the up-front check as in Hydra's sweeper, so the reused record is the right job's."""
 
-    narrow = ["experiment=study_pooling", "data=digits", "activation=relu", "pooling=max,avg", "seed=0"]
+    narrow = ["experiment=study_pooling_shared_lr", "data=digits", "activation=relu", "pooling=max,avg", "seed=0"]
     narrow.append(f"model.net.block_order={','.join(ORDERS)}")
     dry = run_cli("-m", *narrow, "sweep.dry_run=true", cwd=tmp_path)
     assert "4 jobs: 3 to run, 0 invalid, 1 the same experiment as an earlier job" in dry.stdout, dry.stdout
