@@ -268,6 +268,12 @@ def draw_plots(report: Report, out: Path) -> dict[str, Path]:
         from experiments.comparison.writers.effects_plots import effects_plots
 
         made.update(effects_plots(report.effects, out))
+    if report.fair and report.fair.tuning:
+        from experiments.comparison.writers.fair_plots import PLOT_NAME, tuning_plot
+
+        drawn = tuning_plot(report.fair.tuning, out)
+        if drawn is not None:
+            made[PLOT_NAME] = drawn
     return made
 
 
