@@ -92,8 +92,15 @@ def compare(
     command = command or f"{COMMAND} " + " ".join(shlex.quote(str(p)) for p in paths)
     ignored = (*IGNORED_KEYS, *ignore)
     search = None if group_by else find_search(runs, ignored)
+    from experiments.comparison.analysis.fair_sets import is_fair_study
+
     if search:
         report = analyse_search(runs, search, metric=metric, alpha=alpha, command=command)
+    elif not group_by and is_fair_study(runs):
+        report = analyse_fair(
+            runs, ignored, metric=metric, test=test, alpha=alpha, command=command,
+            sesoi=sesoi if sesoi is not None else configured_sesoi(runs),
+        )
     else:
         report = analyse_grid(
             runs, group_by, ignored, metric=metric, test=test, alpha=alpha, command=command,
@@ -145,6 +152,57 @@ def analyse_grid(
         answer=answer(effects),
         sesoi=sesoi,
     )
+
+
+def analyse_fair(
+    runs: list[RunRecord],
+    ignored: Sequence[str],
+    *,
+    metric: str,
+    test: str = "welch",
+    alpha: float = 0.05,
+    command: str = COMMAND,
+    sesoi: float = 0.5,
+) -> Report:
+    """A fair study (docs/fair_comparisons.md): the headline at each arm's own best (the ``best`` set), the
+    shared setting beside it, the tuning curves and the stopping summary; the stage, the tuned keys and the
+    seed are never factors."""
+    from experiments.comparison.analysis.answer import answer
+    from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
+    from experiments.comparison.analysis.fair_changes import changes
+    from experiments.comparison.analysis.fair_sets import STUDY_KEYS, split_sets
+    from experiments.comparison.analysis.fair_stopping import stopping
+    from experiments.comparison.analysis.fair_study import FairStudy, fair_answer, fair_sets_counts
+    from experiments.comparison.analysis.fair_tuning import tuning
+    from experiments.comparison.sources.study_plan import plans_of
+
+    plans = plans_of(runs)
+    plan = plans[0] if plans else None
+    sets = split_sets(runs, ignored, plans)
+    not_factors = (*ignored, *STUDY_KEYS, *sets.tuned_keys)
+    report = analyse_grid(sets.best, None, not_factors, metric=metric, test=test, alpha=alpha,
+                          command=command, sesoi=sesoi)
+    shared = factorial_effects(
+        effects_frame(sets.shared, report.keys, metric, provenance=True), report.keys, metric,
+        alpha=alpha, reference=REFERENCES, sesoi=sesoi,
+    ) if sets.shared and report.keys else None
+    study = FairStudy(
+        report.keys, sets.tuned_keys, fair_sets_counts(sets),
+        tuning=tuning(sets, plan), stopping=stopping(sets), shared_effects=shared,
+        changes=changes(report.effects, shared),
+        notes=[p for plan in plans for p in plan.problems],
+    )
+    if study.tuning:
+        study.notes += study.tuning.notes
+    if study.stopping:
+        study.notes += study.stopping.notes
+    if sets.superseded:
+        study.notes.append(f"{sets.superseded} job dir(s) moved aside by a resumed study are left out.")
+    if sets.outside:
+        study.notes.append(f"{len(sets.outside)} run(s) without a study stage are left out of the analysis.")
+    report.runs, report.fair = runs, study
+    report.answer = fair_answer(study, answer(report.effects))
+    return report
 
 
 def configured_sesoi(runs: Sequence[RunRecord]) -> float:
@@ -210,6 +268,12 @@ def draw_plots(report: Report, out: Path) -> dict[str, Path]:
         from experiments.comparison.writers.effects_plots import effects_plots
 
         made.update(effects_plots(report.effects, out))
+    if report.fair and report.fair.tuning:
+        from experiments.comparison.writers.fair_plots import PLOT_NAME, tuning_plot
+
+        drawn = tuning_plot(report.fair.tuning, out)
+        if drawn is not None:
+            made[PLOT_NAME] = drawn
     return made
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from experiments.comparison.analysis.effects_results import Effects
+from experiments.comparison.analysis.fair_study import FairStudy
 from experiments.comparison.analysis.grouping import Group, value_of
 from experiments.comparison.analysis.search import Search
 from experiments.comparison.analysis.settling import Settling
@@ -37,6 +38,7 @@ class Report:
     settling: Settling | None = None  # rankings by epoch (analysis.settling)
     answer: list[str] = field(default_factory=list)  # the answer first (analysis.answer)
     sesoi: float = 0.5  # the smallest effect of interest, accuracy points
+    fair: FairStudy | None = None  # a fair study's tuning, stopping and shared setting (analysis.fair_study)
 
     @property
     def failed(self) -> list[RunRecord]:

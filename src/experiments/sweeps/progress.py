@@ -129,6 +129,9 @@ class SweepCallback(Callback):
             f"ok.\n{table}"
         )
         print(f"Summary: {sweep_dir / SUMMARY_MD}\nCompare the jobs: experiments compare {sweep_dir}")
+        answer = fair_answer(sweep_dir)
+        if answer:
+            print("\nThe answer: " + answer)
         if (sweep_dir / "tensorboard").is_dir():
             print(
                 f"TensorBoard (HParams tab: one row per job): tensorboard --logdir {sweep_dir / 'tensorboard'}"
@@ -158,6 +161,24 @@ class SweepCallback(Callback):
     def _elapsed() -> str:
         seconds = SweepCallback._seconds()
         return "?" if seconds is None else clock(seconds)
+
+
+def fair_answer(sweep_dir: Path) -> str:
+    """The answer first of a fair study (``fair_study.json`` in the sweep dir) as ``experiments compare``
+    gives it, on test accuracy; "" for another sweep. Never raises: an error in the analysis is one line,
+    and the sweep goes on (no torch is imported)."""
+    if not (sweep_dir / "fair_study.json").is_file():
+        return ""
+    try:
+        from experiments.comparison.analysis.grouping import IGNORED_KEYS
+        from experiments.comparison.pipeline import analyse_fair, configured_sesoi
+        from experiments.comparison.sources.collect import collect
+
+        runs = collect([sweep_dir])
+        report = analyse_fair(runs, IGNORED_KEYS, metric="test/acc", sesoi=configured_sesoi(runs))
+        return " ".join(report.answer).replace("`", "") or "no finished job to analyse yet."
+    except Exception as error:  # noqa: BLE001 - the sweep's result must not depend on its summary
+        return f"not computed ({type(error).__name__}: {error}); experiments compare {sweep_dir} has the report."
 
 
 def _overrides(config: DictConfig) -> str:

@@ -217,6 +217,8 @@ def factorial_effects(
             f"once: the statistics use {len(data)} distinct runs of {len(everything)}."
         )
     varying = [f for f in active if data[f].nunique() > 1]  # a factor of copies only keeps one level
+    if not varying:  # every level a copy of one network: nothing left to compare
+        return None
     safe_names = {f"f{i}": factor for i, factor in enumerate(varying)}
     safe = pd.DataFrame({**{k: data[v] for k, v in safe_names.items()}, "y": data[metric]})
     anova_type, anova, anova_notes = fit_anova(safe, list(safe_names), safe_names)

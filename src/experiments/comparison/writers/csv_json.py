@@ -79,6 +79,7 @@ def write_json(report: Report, path: Path) -> Path:
             {"name": r.name, "status": r.status, "error": r.error, "path": r.path} for r in report.failed
         ],
         "answer": report.answer,
+        "fair_study": None if report.fair is None else fair_json(report),
         "sesoi": report.sesoi,
         "insights": report.insights,
         "plots": {k: p.name for k, p in report.plots.items()},
@@ -129,3 +130,33 @@ def confusion_run(report: Report) -> dict[str, str] | None:
     return (
         None if choice is None else {"name": choice[0].name, "path": choice[0].path, "chosen_by": choice[1]}
     )
+
+
+def fair_json(report: Report) -> dict[str, object]:
+    """A fair study's tuning choices, stopping summary, changed conclusions and its shared-setting effects."""
+    from experiments.comparison.analysis.effects_results import to_json
+
+    study = report.fair
+    assert study is not None
+    tuning = study.tuning
+    return {
+        "arms_keys": study.keys,
+        "tuned_keys": study.tuned_keys,
+        "budget": study.budget(),
+        "records": to_json(study.counts),
+        "tuning": None if tuning is None else {
+            "metric": tuning.metric,
+            "mode": tuning.mode,
+            "grid": tuning.values,
+            "tuning_seeds": tuning.tuning_seeds,
+            "choices": {a.arm: {"chosen": a.chosen, "at_edge": a.at_edge} for a in tuning.arms},
+            "curves": {a.arm: to_json(a.points) for a in tuning.arms},
+            "at_edge": [a.arm for a in tuning.edge_arms],
+        },
+        "stopping": None if study.stopping is None else to_json(study.stopping),
+        "changed_conclusions": study.changes.sentences,
+        "shared_vs_best": to_json(study.changes.rows),
+        "shared_effects": None if study.shared_effects is None else study.shared_effects.to_json(),
+        "warnings": study.warnings(),
+        "notes": study.notes,
+    }

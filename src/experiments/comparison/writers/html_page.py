@@ -108,6 +108,14 @@ def write_html(report: Report, path: Path) -> Path:
         ]
     if report.effects:
         body += effects_html(report.effects)
+    if report.fair:
+        from experiments.comparison.writers.fair_section import fair_parts
+
+        for part in fair_parts(report.fair):
+            body += [f"<h2>{html.escape(part.title)}</h2>", *(f"<p>{_inline(line)}</p>" for line in part.before)]
+            if part.rows:
+                body.append(html_table(part.header, part.rows))
+            body += [f"<p>{_inline(line)}</p>" for line in part.after]
     if report.settling:
         from experiments.comparison.writers.tables import settling_table
 

@@ -68,6 +68,14 @@ def write_markdown(report: Report, path: Path) -> Path:
         from experiments.comparison.writers.effects_section import effects_markdown
 
         parts += [effects_markdown(report.effects), ""]
+    if report.fair:
+        from experiments.comparison.writers.fair_section import fair_parts
+
+        for part in fair_parts(report.fair):
+            parts += [f"## {part.title}", "", *(x for line in part.before for x in (line, ""))]
+            if part.rows:
+                parts += [md_table(part.header, part.rows), ""]
+            parts += [*(x for line in part.after for x in (line, ""))]
     if report.settling:
         from experiments.comparison.writers.tables import settling_table
 

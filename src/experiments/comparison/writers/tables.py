@@ -131,6 +131,10 @@ def plot_titles(report: Report) -> dict[str, str]:
     if not any(len(g.ok_runs) > 1 for g in report.groups):
         one = "trial" if report.search else "group"
         titles["curves"] = f"Validation accuracy (%) and loss per epoch (one run per {one})"
+    if report.fair and report.fair.tuning:
+        from experiments.comparison.writers.fair_plots import PLOT_NAME, tuning_title
+
+        titles[PLOT_NAME] = tuning_title(report.fair.tuning)
     if not report.effects:
         return titles
     from experiments.comparison.writers.effects_plots import plot_titles as effects_titles
@@ -166,11 +170,17 @@ def context_lines(report: Report) -> list[str]:
 
 
 def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
-    header = [*LEADING_COLUMNS, *report.keys, *RUN_METRICS, *TRAILING_COLUMNS]
+    # a fair study's stage (tune, best or shared) and the tuned keys' values
+    stage = ["study_stage", *report.fair.tuned_keys] if report.fair else []
+    header = [*LEADING_COLUMNS, *stage, *report.keys, *RUN_METRICS, *TRAILING_COLUMNS]
     group_of = {id(r): g.label for g in report.groups for r in g.runs}
     rows = []
     for run in report.runs:
         row: list[Any] = [run.name, group_of.get(id(run), ""), run.status, run.error or "", run.seed]
+        if report.fair:
+            from experiments.comparison.analysis.fair_sets import stage_of
+
+            row += [stage_of(run) or "", *(value_of(run, k) for k in report.fair.tuned_keys)]
         row += [value_of(run, k) for k in report.keys]
         row += [run.metric(m) for m in RUN_METRICS]
         row += [run.best_epoch, run.epochs, run.params_total, run.flops, run.images_per_s, run.wall_time_s]
