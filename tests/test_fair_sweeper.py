@@ -210,3 +210,13 @@ def test_the_stopping_rule_and_what_ended_the_fit_are_recorded(tmp_path):
     assert rising.stopped_by == "budget" and rising.epochs == 2
     assert rising.still_improving is (rising.best_epoch == 2 or rising.best_epoch > 2 - 3)
     assert rising.still_improving is True
+
+
+def test_a_grid_sweep_ends_with_the_answer_before_its_table_and_one_seed_has_none(tmp_path):
+    seeds = run_cli("-m", "pooling=max,avg", "seed=0,1", *TINY, f"hydra.sweep.dir={tmp_path / 'two'}", cwd=tmp_path)
+    assert seeds.returncode == 0, seeds.stderr[-2000:]
+    end = seeds.stdout[seeds.stdout.index("Sweep finished"):]
+    assert "The answer: " in end and end.index("The answer: ") < end.index("| job |")
+    assert "pooling" in end[end.index("The answer: "):end.index("| job |")]
+    one = run_cli("-m", "pooling=max,avg", *TINY, f"hydra.sweep.dir={tmp_path / 'one'}", cwd=tmp_path)
+    assert one.returncode == 0 and "The answer" not in one.stdout

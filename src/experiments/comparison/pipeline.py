@@ -119,8 +119,10 @@ def analyse_grid(
     alpha: float,
     command: str,
     sesoi: float = 0.5,
+    with_test_set: bool = True,
 ) -> Report:
-    """Runs of a grid of settings: groups of seeds against the best, the grid's effects, ranking by epoch."""
+    """Runs of a grid of settings: groups of seeds against the best, the grid's effects, ranking by epoch
+    (and, ``with_test_set``, the test-sampling intervals and paired tests on the test images)."""
     from experiments.comparison.analysis.answer import answer
     from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
     from experiments.comparison.analysis.insights import insights
@@ -139,7 +141,10 @@ def analyse_grid(
     settling = ranking_by_epoch(groups, keys)
     if settling:
         found.append(settling_sentence(settling))
+    from experiments.comparison.analysis.test_set_groups import analyse_test_set
+
     return Report(
+        test_set=analyse_test_set(groups, metric=metric) if with_test_set and metric.startswith("test/acc") else None,
         runs=runs,
         keys=keys,
         groups=groups,
@@ -163,6 +168,7 @@ def analyse_fair(
     alpha: float = 0.05,
     command: str = COMMAND,
     sesoi: float = 0.5,
+    with_test_set: bool = True,
 ) -> Report:
     """A fair study (docs/fair_comparisons.md): the headline at each arm's own best (the ``best`` set), the
     shared setting beside it, the tuning curves and the stopping summary; the stage, the tuned keys and the
@@ -181,7 +187,7 @@ def analyse_fair(
     sets = split_sets(runs, ignored, plans)
     not_factors = (*ignored, *STUDY_KEYS, *sets.tuned_keys)
     report = analyse_grid(sets.best, None, not_factors, metric=metric, test=test, alpha=alpha,
-                          command=command, sesoi=sesoi)
+                          command=command, sesoi=sesoi, with_test_set=with_test_set)
     shared = factorial_effects(
         effects_frame(sets.shared, report.keys, metric, provenance=True), report.keys, metric,
         alpha=alpha, reference=REFERENCES, sesoi=sesoi,

@@ -17,6 +17,7 @@ from experiments.comparison.analysis.fair_study import FairStudy
 from experiments.comparison.analysis.grouping import Group, value_of
 from experiments.comparison.analysis.search import Search
 from experiments.comparison.analysis.settling import Settling
+from experiments.comparison.analysis.test_set_groups import TestSetAnalysis
 from experiments.comparison.sources.wandb_logs import wandb_url
 from experiments.records.run_record import RunRecord
 
@@ -38,6 +39,7 @@ class Report:
     settling: Settling | None = None  # rankings by epoch (analysis.settling)
     answer: list[str] = field(default_factory=list)  # the answer first (analysis.answer)
     sesoi: float = 0.5  # the smallest effect of interest, accuracy points
+    test_set: TestSetAnalysis | None = None  # test-sampling intervals, paired tests on test images
     fair: FairStudy | None = None  # a fair study's tuning, stopping and shared setting (analysis.fair_study)
 
     @property

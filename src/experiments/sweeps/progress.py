@@ -124,14 +124,12 @@ class SweepCallback(Callback):
         failed = [r for r in rows if r["status"] not in ("ok", "skipped", ELSEWHERE)]
         elsewhere = [r for r in rows if r["status"] == ELSEWHERE]
         SweepCallback.failed_jobs = len(failed)
+        answer = sweep_answer(sweep_dir)
         print(
             f"\nSweep finished in {self._elapsed()}: {len(rows) - len(failed) - len(elsewhere)} of {len(rows)} jobs "
-            f"ok.\n{table}"
+            "ok." + (f"\nThe answer: {answer}\n" if answer else "") + f"\n{table}"
         )
         print(f"Summary: {sweep_dir / SUMMARY_MD}\nCompare the jobs: experiments compare {sweep_dir}")
-        answer = fair_answer(sweep_dir)
-        if answer:
-            print("\nThe answer: " + answer)
         if (sweep_dir / "tensorboard").is_dir():
             print(
                 f"TensorBoard (HParams tab: one row per job): tensorboard --logdir {sweep_dir / 'tensorboard'}"
@@ -163,20 +161,29 @@ class SweepCallback(Callback):
         return "?" if seconds is None else clock(seconds)
 
 
-def fair_answer(sweep_dir: Path) -> str:
-    """The answer first of a fair study (``fair_study.json`` in the sweep dir) as ``experiments compare``
-    gives it, on test accuracy; "" for another sweep. Never raises: an error in the analysis is one line,
-    and the sweep goes on (no torch is imported)."""
-    if not (sweep_dir / "fair_study.json").is_file():
-        return ""
+def sweep_answer(sweep_dir: Path) -> str:
+    """The answer first, as ``experiments compare`` gives it, on test accuracy: of a fair study
+    (``fair_study.json`` in the sweep dir), or of a grid sweep with at least two settings and two finished
+    seeds of one; "" otherwise. Never raises: an error in the analysis is one line, and the sweep goes on
+    (no torch is imported)."""
+    fair = (sweep_dir / "fair_study.json").is_file()
     try:
         from experiments.comparison.analysis.grouping import IGNORED_KEYS
-        from experiments.comparison.pipeline import analyse_fair, configured_sesoi
+        from experiments.comparison.pipeline import analyse_fair, analyse_grid, configured_sesoi
         from experiments.comparison.sources.collect import collect
 
         runs = collect([sweep_dir])
-        report = analyse_fair(runs, IGNORED_KEYS, metric="test/acc", sesoi=configured_sesoi(runs))
-        return " ".join(report.answer).replace("`", "") or "no finished job to analyse yet."
+        if fair:
+            report = analyse_fair(runs, IGNORED_KEYS, metric="test/acc", sesoi=configured_sesoi(runs),
+                                  with_test_set=False)
+            return " ".join(report.answer).replace("`", "") or "no finished job to analyse yet."
+        seeds = sorted(r.seed for r in runs if r.ok and r.seed is not None)
+        if len(runs) < 3 or len(set(seeds)) == len(seeds):
+            return ""  # one seed per setting: nothing to test
+        report = analyse_grid(runs, None, IGNORED_KEYS, metric="test/acc", test="welch", alpha=0.05,
+                              command=f"experiments compare {sweep_dir}", sesoi=configured_sesoi(runs),
+                              with_test_set=False)
+        return " ".join(report.answer).replace("`", "") if report.keys else ""
     except Exception as error:  # noqa: BLE001 - the sweep's result must not depend on its summary
         return f"not computed ({type(error).__name__}: {error}); experiments compare {sweep_dir} has the report."
 

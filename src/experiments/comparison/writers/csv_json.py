@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -30,6 +31,17 @@ def _stats_dict(s: SeedStats | None) -> dict[str, float | int | None] | None:
         return None
     clean = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in vars(s).items()}
     return clean
+
+
+def _plain(value: object) -> object:
+    """NaN and infinity as null (JSON has neither)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
 
 
 def summary_command(out: Path) -> str:
@@ -80,6 +92,7 @@ def write_json(report: Report, path: Path) -> Path:
         ],
         "answer": report.answer,
         "fair_study": None if report.fair is None else fair_json(report),
+        "test_set": None if report.test_set is None else _plain(dataclasses.asdict(report.test_set)),
         "sesoi": report.sesoi,
         "insights": report.insights,
         "plots": {k: p.name for k, p in report.plots.items()},

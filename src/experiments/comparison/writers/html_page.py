@@ -69,6 +69,26 @@ def html_table(
     return "\n".join(out)
 
 
+def markdown_block_html(lines: list[str]) -> list[str]:
+    """A section written as markdown lines (``## title``, paragraphs, one pipe table) as HTML."""
+    body: list[str] = []
+    table: list[list[str]] = []
+    for line in [*lines, ""]:
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not all(set(c) <= {"-", ":"} for c in cells):
+                table.append(cells)
+            continue
+        if table:
+            body.append(html_table(table[0], table[1:]))
+            table = []
+        if line.startswith("## "):
+            body.append(f"<h2>{html.escape(line[3:])}</h2>")
+        elif line.strip():
+            body.append(f"<p>{_inline(line)}</p>")
+    return body
+
+
 def embed_png(path: Path) -> str:
     return "data:image/png;base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
@@ -106,6 +126,10 @@ def write_html(report: Report, path: Path) -> Path:
             f"<h2>Differences against the best group ({html.escape(report.test_name)})</h2>",
             html_table(COMPARISON_HEADER, comparisons),
         ]
+    if report.test_set:
+        from experiments.comparison.writers.test_set_section import lines_of_test_set
+
+        body += markdown_block_html(lines_of_test_set(report.test_set))
     if report.effects:
         body += effects_html(report.effects)
     if report.fair:

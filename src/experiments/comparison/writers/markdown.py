@@ -64,6 +64,10 @@ def write_markdown(report: Report, path: Path) -> Path:
             md_table(COMPARISON_HEADER, comparisons),
             "",
         ]
+    if report.test_set:
+        from experiments.comparison.writers.test_set_section import lines_of_test_set
+
+        parts += [*lines_of_test_set(report.test_set), ""]
     if report.effects:
         from experiments.comparison.writers.effects_section import effects_markdown
 
