@@ -5,6 +5,7 @@ bound."""
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,16 +50,20 @@ class Stopping:
     arms: list[ArmStopping]
     still_improving: dict[str, dict[str, int]] = field(default_factory=dict)  # arm -> stage -> jobs
     notes: list[str] = field(default_factory=list)
+    jobs: dict[str, int] = field(default_factory=dict)  # stage -> distinct finished jobs (copies once)
 
     def warning(self) -> str:
+        """One sentence: how many distinct jobs of each stage hit the budget still improving; the arms by name
+        where there are at most three (the stopping section lists them all)."""
         if not self.still_improving:
             return ""
-        parts = []
-        for arm, stages in self.still_improving.items():
-            parts.append(f"`{arm}` ({', '.join(f'{s}: {n}' for s, n in stages.items())} job(s))")
+        counts = {stage: sum(s.get(stage, 0) for s in self.still_improving.values()) for stage in self.jobs}
+        parts = [f"{counts[stage]} of {self.jobs[stage]} {stage} jobs" for stage in self.jobs if counts.get(stage)]
+        arms = list(self.still_improving)
+        named = ": " + ", ".join(f"`{a}`" for a in arms) if len(arms) <= 3 else f" in {len(arms)} arms"
         return (
-            "Hit the epoch budget still improving: " + ", ".join(parts)
-            + ": those numbers are lower bounds; a larger `trainer.max_epochs` may change the comparison."
+            f"Hit the epoch budget still improving: {', '.join(parts)}{named}; their numbers are lower bounds, "
+            "and a larger `trainer.max_epochs` may change the comparison (the section \"Stopping\" lists them)."
         )
 
 
@@ -93,6 +98,15 @@ def _arm_row(arm: str, stage: str, runs: Sequence[RunRecord]) -> ArmStopping:
     )
 
 
+def _distinct_in_set(runs: Sequence[RunRecord]) -> list[RunRecord]:
+    """The runs less those that copy another run of the same set (``identical_to`` pointing into it)."""
+    paths = {os.path.realpath(r.path) for r in runs if r.path}
+    return [
+        r for r in runs
+        if not (r.identical_to and r.path and os.path.realpath(os.path.join(r.path, r.identical_to)) in paths)
+    ]
+
+
 def stopping(sets: FairSets) -> Stopping | None:
     """The stopping summary of the finished jobs; ``None`` where none recorded how it stopped."""
     everything = [r for r in [*sets.tune, *sets.best, *sets.shared] if r.ok]
@@ -109,8 +123,11 @@ def stopping(sets: FairSets) -> Stopping | None:
         for arm in dict.fromkeys(sets.arm(r) for r in finished):
             result.arms.append(_arm_row(arm, stage, [r for r in finished if sets.arm(r) == arm]))
     for stage, runs in ((BEST, sets.best), (SHARED, sets.shared), (TUNE, sets.tune)):
-        for run in runs:
-            if run.ok and run.still_improving:
+        distinct = _distinct_in_set([r for r in runs if r.ok])  # a copy is not another job
+        if distinct:
+            result.jobs[stage] = len(distinct)
+        for run in distinct:
+            if run.still_improving:
                 counts = result.still_improving.setdefault(sets.arm(run), {})
                 counts[stage] = counts.get(stage, 0) + 1
     return result
