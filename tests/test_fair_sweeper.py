@@ -220,3 +220,23 @@ def test_a_grid_sweep_ends_with_the_answer_before_its_table_and_one_seed_has_non
     assert "pooling" in end[end.index("The answer: "):end.index("| job |")]
     one = run_cli("-m", "pooling=max,avg", *TINY, f"hydra.sweep.dir={tmp_path / 'one'}", cwd=tmp_path)
     assert one.returncode == 0 and "The answer" not in one.stdout
+
+
+def test_extra_seeds_go_to_exactly_the_arms_whose_interval_was_too_wide(fair_sweep):
+    """The round's arms are those whose two first seeds' t-interval was wider than +-SESOI/2; they, and only
+    they, have a record for the extra seed."""
+    plan = json.loads((fair_sweep / "fair_study.json").read_text())
+    by_number = records(fair_sweep)
+    first_seeds: dict[int, list[float]] = {}
+    for index, arm in enumerate(plan["arms"]):
+        mine = [r for r in by_number.values() if r.study_stage == "best" and r.seed in (0, 1)
+                and all(o in r.overrides for o in arm["overrides"])]
+        first_seeds[index] = [100 * r.metric("test/acc") for r in mine]
+    expected = [arm for arm, scores in first_seeds.items()
+                if not arm_interval(arm, scores).narrow_enough(plan["sesoi"])]
+    rounds = plan["extra_rounds"]
+    assert [r["arms"] for r in rounds] == ([expected] if expected else [])
+    for index, arm in enumerate(plan["arms"]):
+        extra = [r for r in by_number.values() if r.seed == 2 and all(o in r.overrides for o in arm["overrides"])]
+        assert len(extra) == (1 if index in expected else 0)
+        assert all(r.study_stage == "best" and r.ok for r in extra)
