@@ -109,6 +109,7 @@ REFUSED = [
     (["hydra.sweeper.metric=test/acc"], "scored on validation"),
     (["hydra.sweeper.tuning_seeds=[0]"], "seeds of its own"),
     (["hydra.sweeper.max_seeds=2"], "max_seeds"),
+    (["hydra.sweeper.tune=null", "activation=relu,nope"], "no option 'nope'"),  # no tuning stage: arms checked
 ]
 
 

@@ -11,7 +11,9 @@ from experiments.sweeps.grid import UpFrontCheck
 
 def print_dry_run(check: UpFrontCheck) -> int:
     """List each job (number, overrides, ok or its error, parameters and MFLOPs); 2 if any job is invalid."""
-    errors = {int(line.split(" ", 2)[1]): line.split(": ", 1)[1] for line in check.problems}
+    numbered = [line for line in check.problems if line.split(" ", 2)[1].isdigit()]
+    errors = {int(line.split(" ", 2)[1]): line.split(": ", 1)[1] for line in numbered}
+    later = [line for line in check.problems if line not in numbered]  # a fair study's later stages
     fixed = [o for o in check.jobs[0] if all(o in job for job in check.jobs)] if check.jobs else []
     print(f"Every job: {' '.join(o for o in fixed if not o.startswith('sweep.')) or '(the defaults)'}")
     sizes: dict[str, tuple[int, float]] = {}
@@ -43,6 +45,8 @@ def print_dry_run(check: UpFrontCheck) -> int:
     )
     if check.fair is not None:
         print_later_stages(check)
+    for line in later:
+        print(f"invalid: {line}")
     if same:
         print(
             "Same experiment: max and min pooling commute with a monotone activation (relu, tanh, ...), "
@@ -59,10 +63,13 @@ def print_later_stages(check: UpFrontCheck) -> None:
     fair = check.fair
     assert fair is not None
     keys = " ".join(f"{key}=<chosen in the tuning stage>" for key in fair.tuned_keys)
-    print(
-        f"\nThe {len(check.jobs)} jobs above are the tuning stage (stage=tune, seeds {fair.tuning_seeds}, "
-        f"scored on {fair.metric}). Then, once every arm has its choice:"
-    )
+    if fair.tuning_seeds:
+        print(
+            f"\nThe {len(check.jobs)} jobs above are the tuning stage (stage=tune, seeds {fair.tuning_seeds}, "
+            f"scored on {fair.metric}). Then, once every arm has its choice:"
+        )
+    else:
+        print("\nNo tuning stage (hydra.sweeper.tune is empty): every arm at the config's own setting:")
     for job in evaluation_jobs(fair, [0] * len(fair.arms)):
         arm = " ".join(fair.arms[job.arm]) or "(one arm)"
         if job.stage == "best":

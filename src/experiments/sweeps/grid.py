@@ -121,8 +121,8 @@ def check_evaluation_stage(fair: FairSettings, problems: list[str]) -> dict[int,
 
     shared_points: dict[int, int | None] = {}
     for job in evaluation_jobs(fair, [0] * len(fair.arms)):
-        if job.stage == "best" and job.arm > 0:
-            continue  # every point was composed in the tuning stage; the seeds once, on the first arm
+        if job.stage == "best" and job.arm > 0 and (fair.tuning_seeds or job.seed != fair.seeds[0]):
+            continue  # every point was composed in the tuning stage (or here, once per arm); each seed once
         if job.stage == "shared" and job.seed != fair.seeds[0]:
             continue
         try:
