@@ -1,11 +1,13 @@
-"""Find runs under paths: walk sweep dirs to their run dirs, else read W&B logs, else ask the W&B API;
-every source yields :class:`~experiments.records.run_record.RunRecord`s."""
+"""Find runs under paths: walk sweep dirs to their run dirs, else read W&B logs, else an earlier report's
+``runs.csv`` (the file, or a report dir holding one), else ask the W&B API; every source yields
+:class:`~experiments.records.run_record.RunRecord`s."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from experiments.comparison.sources.report_csv import read_report_csv, report_csv_in
 from experiments.comparison.sources.run_dirs import is_run_dir, read_run_dir
 from experiments.comparison.sources.wandb_api import read_wandb_project
 from experiments.comparison.sources.wandb_logs import read_wandb_file, wandb_files
@@ -39,11 +41,24 @@ def _walk(root: Path) -> Iterator[Path]:
         yield from _walk(child)
 
 
+def _report_csv(path: Path) -> Path | None:
+    """The report ``runs.csv`` that ``path`` names: the file itself, or the ``runs.csv`` of a dir with no run
+    dir and no W&B run file under it (a sweep's own runs always win over a report written from them)."""
+    found = report_csv_in(path)
+    if found is None or path.is_file():
+        return found
+    if next(_walk(path), None) is not None or wandb_files(path) or next(path.rglob("run-*.wandb"), None):
+        return None
+    return found
+
+
 def collect(paths: Iterable[str | Path]) -> list[RunRecord]:
     """Every run found under ``paths``; sweep and run dirs first, bare W&B runs where there is no run dir.
 
     A path that does not exist on disk and looks like ``entity/project[/group]`` (or starts with
-    ``wandb:``) is read through ``wandb.Api`` where credentials exist.
+    ``wandb:``) is read through ``wandb.Api`` where credentials exist. A compare report's ``runs.csv``, or a
+    dir with no run dir and no W&B log under it but a ``runs.csv`` of a report, is read row by row
+    (:mod:`~experiments.comparison.sources.report_csv`).
     """
     runs: list[RunRecord] = []
     seen: set[str] = set()
@@ -61,6 +76,13 @@ def collect(paths: Iterable[str | Path]) -> list[RunRecord]:
                 runs.extend(read_wandb_project(str(spec)))
                 continue
             raise FileNotFoundError(f"{spec}: no such file or dir")
+        report_csv = _report_csv(path)
+        if report_csv is not None:
+            key = str(report_csv.resolve())
+            if key not in seen:
+                seen.add(key)
+                runs.extend(read_report_csv(report_csv))
+            continue
         found_dirs = list(_walk(path)) if path.is_dir() else []
         for run_dir in found_dirs:
             key = str(run_dir.resolve())
