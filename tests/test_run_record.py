@@ -59,6 +59,12 @@ EVERY_FIELD = {
     "plots": ["plots/curves.png"],
     "identical_to": "../0",
     "note": "the same experiment as job 0",
+    "study_stage": "best",
+    "tuned_keys": ["optimizer.lr"],
+    "stopping": {"monitor": "val/acc", "mode": "max", "patience": 2, "min_delta": 0.0, "max_epochs": 6},
+    "stopped_by": "patience",
+    "still_improving": False,
+    "test_predictions": "test_predictions.npz",
     "schema_version": SCHEMA_VERSION,
 }
 
