@@ -193,3 +193,29 @@ def test_the_min_pooling_explanation_only_beside_a_resolved_loss() -> None:
     groups, runs = _groups([0.10, 0.98, 0.09])  # near chance on average, but not resolved: no story
     text = " ".join(insights(groups, runs, ["pooling"]))
     assert "min pooling after ReLU" not in text
+
+
+def test_a_level_that_is_another_levels_network_is_tested_once_as_that_network() -> None:
+    """padding {zeros, constant (= zeros), reflect, valid}: constant's runs copy zeros' (``identical_to``); the
+    factor is tested on the three distinct networks, as statsmodels' one-way ANOVA on them says."""
+    rng = np.random.default_rng(5)
+    means = {"zeros": 0.990, "reflect": 0.9905, "valid": 0.980}
+    runs: list[RunRecord] = []
+    for num, (padding, seed) in enumerate(itertools.product(["zeros", "constant", "reflect", "valid"], range(3))):
+        overrides = [f"padding={padding}", f"seed={seed}"]
+        if padding == "constant":
+            earlier = runs[seed]
+            runs.append(RunRecord(status="ok", overrides=overrides, seed=seed, metrics=dict(earlier.metrics),
+                                  path=f"/sweep/{num}", identical_to=f"../{Path(earlier.path).name}"))
+            continue
+        value = means[padding] + rng.normal(0, 0.0005)
+        runs.append(RunRecord(status="ok", overrides=overrides, seed=seed, metrics={METRIC: value}, path=f"/sweep/{num}"))
+    frame = effects_frame(runs, ["padding"], METRIC, provenance=True)
+    result = factorial_effects(frame, ["padding"], METRIC, reference={"padding": "zeros"})
+    test = result.cell_model.tests["padding"]
+    assert test.aliases == {"constant": "zeros"}
+    assert [lv.level for lv in test.levels] == ["reflect", "valid"]
+    distinct = frame[frame["copy_source"] == ""].rename(columns={METRIC: "y"}).assign(y=lambda d: d["y"] * 100)
+    table = anova_lm(ols("y ~ C(padding)", distinct).fit(), typ=2)
+    assert test.F == pytest.approx(table.loc["C(padding)", "F"], rel=1e-8) and test.df == 2 and test.df_residual == 6
+    assert test.levels[1].verdict.verdict == "differs" and test.levels[0].estimate == pytest.approx(0.05, abs=0.15)

@@ -70,6 +70,7 @@ class FactorTest:
     interaction_df: int | None = None
     interaction_p: float | None = None
     simple: list[SimpleContrast] = field(default_factory=list)
+    aliases: dict[str, str] = field(default_factory=dict)  # a level that builds the same network as another
 
     @property
     def verdict(self) -> str:
@@ -129,6 +130,28 @@ def describe(combos: Sequence[tuple[str, ...]], others: Sequence[str], levels: M
     )
 
 
+def _where(where: str, aliases: Mapping[str, str]) -> str:
+    if not aliases:
+        return where
+    same = ", ".join(f"{level} = {earlier}" for level, earlier in aliases.items())
+    return f"{where} ({same}: one network, counted once)"
+
+
+def _aliases(combos: Mapping[tuple[str, ...], Mapping[str, int]], order: Sequence[str]) -> dict[str, str]:
+    """``{level: earlier level}`` for a level that is the same network as an earlier one wherever both occur
+    (``padding=constant`` with the value 0 is ``zeros``): one network, tested once, its difference exactly 0."""
+    found: dict[str, str] = {}
+    for i, level in enumerate(order):
+        for earlier in order[:i]:
+            if earlier in found:
+                continue
+            shared = [m for m in combos.values() if level in m and earlier in m]
+            if shared and all(m[level] == m[earlier] for m in shared):
+                found[level] = earlier
+                break
+    return found
+
+
 def factor_test(
     fit: Any, networks: Networks, factors: Sequence[str], factor: str, reference: str,
     levels: Mapping[str, list[str]], model: CellModel,
@@ -136,12 +159,13 @@ def factor_test(
     """``factor`` tested on the combinations where all its levels are distinct cells; ``None`` if none."""
     position = factors.index(factor)
     others = [f for f in factors if f != factor]
-    order = [reference, *(lv for lv in levels[factor] if lv != reference)]
     combos: dict[tuple[str, ...], dict[str, int]] = {}
     for setting, cell in networks.cells.items():
         rest = setting[:position] + setting[position + 1 :]
         combos.setdefault(rest, {})[setting[position]] = cell
-    acting = [c for c, m in combos.items() if len(m) == len(order) and len(set(m.values())) == len(order)]
+    aliases = _aliases(combos, [reference, *(lv for lv in levels[factor] if lv != reference)])
+    order = [reference, *(lv for lv in levels[factor] if lv != reference and lv not in aliases)]
+    acting = [c for c, m in combos.items() if all(lv in m for lv in order) and len({m[lv] for lv in order}) == len(order)]
     inert = [dict(zip(others, c)) for c, m in combos.items() if len(set(m.values())) == 1]
     if not acting:
         return None
@@ -163,7 +187,7 @@ def factor_test(
     result = FactorTest(
         factor=factor,
         reference=reference,
-        where=describe(acting, others, levels) if inert or len(acting) < len(combos) else "everywhere",
+        where=_where(describe(acting, others, levels) if inert or len(acting) < len(combos) else "everywhere", aliases),
         combinations=len(acting),
         inert=inert,
         F=float(np.squeeze(joint.fvalue)),
@@ -171,6 +195,7 @@ def factor_test(
         df_residual=int(joint.df_denom),
         p=float(joint.pvalue),
         levels=[],
+        aliases=aliases,
     )
     for i, level in enumerate(order[1:]):
         estimate, se = float(np.ravel(tested.effect)[i]), float(np.ravel(tested.sd)[i])
