@@ -59,6 +59,13 @@ EVERY_FIELD = {
     "plots": ["plots/curves.png"],
     "identical_to": "../0",
     "note": "the same experiment as job 0",
+    "study_stage": "best",
+    "tuned_keys": ["optimizer.lr"],
+    "stopping": {"monitor": "val/acc", "mode": "max", "patience": None, "min_delta": None, "max_epochs": 2},
+    "stopped_by": "budget",
+    "still_improving": False,
+    "test_predictions": "test_predictions.npz",
+    "limited_evaluation": {"test": {"batches": 1, "of_batches": 2, "images": 1, "classes_seen": 1, "classes": 2}},
     "schema_version": SCHEMA_VERSION,
 }
 
