@@ -66,6 +66,7 @@ EVERY_FIELD = {
     "still_improving": False,
     "test_predictions": "test_predictions.npz",
     "limited_evaluation": {"test": {"batches": 1, "of_batches": 2, "images": 1, "classes_seen": 1, "classes": 2}},
+    "evaluated": {"checkpoint": "../run/checkpoints/best.ckpt", "run": "../run", "trained_on": "digits"},
     "schema_version": SCHEMA_VERSION,
 }
 

@@ -81,7 +81,7 @@ def train_and_test(job: JobContext) -> float | None:
     scored = [r for r in epochs if "val/acc" in r]
     data_info = datamodule.describe()
     predictions = save_test_predictions(
-        job, module, (data_info.get("sizes") or {}).get("test"), datamodule.eval_order.get("test")
+        job.run_dir, module, (data_info.get("sizes") or {}).get("test"), datamodule.eval_order.get("test")
     )
     limited = limited_evaluation(datamodule, {"val": val_batches, "test": list(trainer.num_test_batches or [])})
     results.update(
@@ -234,7 +234,7 @@ def limited_evaluation(datamodule: Any, batches: dict[str, list[int]]) -> dict[s
     return found or None
 
 
-def save_test_predictions(job: JobContext, module: Any, test_size: Any, order: Any = None) -> str | None:
+def save_test_predictions(run_dir: Any, module: Any, test_size: Any, order: Any = None) -> str | None:
     """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py),
     written before the record says ``ok``; its path relative to the run dir (None, with a warning, if none).
 
@@ -251,7 +251,7 @@ def save_test_predictions(job: JobContext, module: Any, test_size: Any, order: A
     if order is not None and len(order) == predicted.shape[0]:  # back to the split's own order
         back = order.argsort()
         predicted, true = predicted[back], true[back]
-    return write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
+    return write_predictions(run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
 
 
 def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:
