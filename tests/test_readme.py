@@ -58,6 +58,11 @@ def test_readme_command_runs(tmp_path, line, args, expected, data_dir_or_none):
         made = run_cli("-m", "seed=0,1", "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)
         assert made.returncode == 0, made.stderr[-2000:]
         args = [a.replace("outputs/multirun/<date>/<time>", str(sweep)) for a in args]
+    elif args[:1] == ["test"]:  # experiments test: a saved run to evaluate
+        run = tmp_path / "outputs" / "runs" / "day" / "time"
+        made = run_cli("trainer.max_epochs=1", "+trainer.limit_train_batches=3", f"hydra.run.dir={run}", cwd=tmp_path)
+        assert made.returncode == 0, made.stderr[-2000:]
+        args = [a.replace("outputs/runs/<date>/<time>", str(run)) for a in args]
     elif expected is not None:
         pass  # a bad-input demonstration: run as written
     elif "-m" in args:

@@ -61,10 +61,12 @@ EVERY_FIELD = {
     "note": "the same experiment as job 0",
     "study_stage": "best",
     "tuned_keys": ["optimizer.lr"],
-    "stopping": {"monitor": "val/acc", "mode": "max", "patience": 2, "min_delta": 0.0, "max_epochs": 6},
-    "stopped_by": "patience",
+    "stopping": {"monitor": "val/acc", "mode": "max", "patience": None, "min_delta": None, "max_epochs": 2},
+    "stopped_by": "budget",
     "still_improving": False,
     "test_predictions": "test_predictions.npz",
+    "limited_evaluation": {"test": {"batches": 1, "of_batches": 2, "images": 1, "classes_seen": 1, "classes": 2}},
+    "evaluated": {"checkpoint": "../run/checkpoints/best.ckpt", "run": "../run", "trained_on": "digits"},
     "schema_version": SCHEMA_VERSION,
 }
 

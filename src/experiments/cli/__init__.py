@@ -1,4 +1,4 @@
-"""The console script: ``experiments [train overrides]``, ``experiments compare``, ``experiments layers``.
+"""The console script: ``experiments [train overrides]``, ``experiments compare``, ``layers``, ``test``.
 
 Each command has its own ``--help``; none imports torch before it has work for it.
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-COMMANDS = ("compare", "layers")
+COMMANDS = ("compare", "layers", "test")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +20,10 @@ def main(argv: list[str] | None = None) -> None:
         from experiments.cli.layers_command import main as layers
 
         sys.exit(layers(argv[1:]))
+    if argv[:1] == ["test"]:
+        from experiments.cli.test_command import main as test
+
+        sys.exit(test(argv[1:]))
     if argv[:1] == ["--version"]:
         from experiments import __version__
 

@@ -17,10 +17,55 @@ from experiments.config import ConfigError
 IMAGENET_WEIGHTS = "IMAGENET1K_V1"
 
 
+#: The files of the datasets we know, relative to ``data.root``, and their sizes where fixed: checked with
+#: pathlib alone (no torch), so that a missing dataset is refused at once, before a run or sweep dir exists.
+MNIST_SIZES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
+               "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}  # fmt: skip
+KNOWN_FILES: dict[str, dict[str, int | None]] = {
+    "mnist": {f"MNIST/raw/{name}": size for name, size in MNIST_SIZES.items()},
+    "cifar10": {
+        f"cifar-10-batches-py/{n}": None for n in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
+    },
+    "flowers17": {f"jpg/image_{n:04d}.jpg": None for n in range(1, 1361)},
+}
+
+
+def check_known_files(cfg: DictConfig) -> None:
+    """A known dataset's files (names and, for MNIST, sizes) under ``data.root``, torch-free; one line
+    naming ``paths.data_dir``/``EXPERIMENTS_DATA_DIR`` and what to put there."""
+    name = str(OmegaConf.select(cfg, "data.name", default=""))
+    expected = KNOWN_FILES.get(name)
+    root = OmegaConf.select(cfg, "data.root", default=None)
+    if expected is None or root is None:
+        return
+    root = Path(str(root)).expanduser()
+    missing = [f for f in expected if not (root / f).is_file()]
+    wrong = [f"{f} ({(root / f).stat().st_size:,} bytes, not {size:,})" for f, size in expected.items()
+             if f not in missing and size is not None and (root / f).stat().st_size != size]  # fmt: skip
+    if not missing and not wrong:
+        return
+    shown = (
+        ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    ) or ", ".join(wrong)
+    what = "missing" if missing else "of the wrong size"
+    data_dir = OmegaConf.select(cfg, "paths.data_dir", default=None)
+    raise ConfigError(
+        "paths.data_dir",
+        f"{name}: {len(missing) or len(wrong)} of its {len(expected)} files are {what} under {root}: {shown}. "
+        f"paths.data_dir is {data_dir} (set EXPERIMENTS_DATA_DIR or paths.data_dir=DIR to a dir holding "
+        f"{name}/{next(iter(expected)).rsplit('/', 1)[0]}/...), or set data.root=DIR"
+        + (", or data.download=true" if name in ("mnist", "cifar10") else ""),
+    )
+
+
 def check_data_files(cfg: DictConfig) -> None:
-    """The data source's files are there (``inputs()``); with ``data.download=true`` the job fetches them."""
+    """The data source's files are there (``inputs()``); with ``data.download=true`` the job fetches them.
+
+    A known dataset's files are checked by name and size first, with pathlib alone (:func:`check_known_files`);
+    the source's own check (checksums, a readable index) follows where they are all there."""
     if OmegaConf.select(cfg, "data.download", default=False) is True:
         return
+    check_known_files(cfg)
     node = OmegaConf.select(cfg, "data.source", default=None)
     if node is None:
         return
@@ -75,3 +120,26 @@ def _example(shapes: dict[str, Any], own: dict[str, Any]) -> str:
     if same is not None:
         return f"{same} is {list(shapes[same])} there, {list(own[same])} here"
     return f"it holds {', '.join(list(shapes)[:3]) or 'no tensors'}"
+
+
+def with_data_checked(check: Any) -> Any:
+    """A sweep's up-front check (``sweeps.grid.UpFrontCheck``) with each job whose known dataset's files are
+    missing marked invalid (torch-free, so the dry run shows it too); one check per distinct data root."""
+    from dataclasses import replace
+
+    problems, configs = list(check.problems), list(check.configs)
+    found: dict[tuple[str, str], str | None] = {}
+    for number, (job, cfg) in enumerate(zip(check.jobs, check.configs)):
+        if cfg is None:
+            continue
+        key = (str(cfg.data.name), str(OmegaConf.select(cfg, "data.root", default="")))
+        if key not in found:
+            try:
+                check_known_files(cfg)
+                found[key] = None
+            except ConfigError as error:
+                found[key] = str(error)
+        if found[key] is not None:
+            problems.append(f"job {number} ({' '.join(job)}): {found[key]}")
+            configs[number] = None
+    return replace(check, problems=problems, configs=configs)

@@ -17,7 +17,7 @@ from typing import Any
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
-from experiments.cli.preflight import check_data_files, check_weights_fit
+from experiments.cli.preflight import check_data_files, check_weights_fit, with_data_checked
 from experiments.config import ConfigError, config_dir, validate
 from experiments.config.compose import (
     CONFIG_NAME,
@@ -91,7 +91,7 @@ def run_sweep(argv: list[str]) -> Path | int:
     from experiments.sweeps.sweep_task import sweep_task
 
     overrides = [a for a in argv if a not in MULTIRUN_FLAGS]
-    check = check_sweep(overrides)
+    check = with_data_checked(check_sweep(overrides))  # a job whose data is missing is invalid, dry run too
     if check.dry_run:
         from experiments.cli.dry_run import print_dry_run
 

@@ -31,7 +31,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("paths", nargs="+", metavar="PATH")
     parser.add_argument(
-        "-o", "--out", type=Path, help="output dir (default: <PATH>/compare for one dir, else ./compare)"
+        "-o", "--out", type=Path, help="output dir (default: <first PATH>/compare where it is a local dir, else ./compare)"
     )
     parser.add_argument(
         "--metric", default="test/acc", help="primary metric, higher is better (default: test/acc)"

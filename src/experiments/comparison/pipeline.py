@@ -296,6 +296,10 @@ def writable(out: Path) -> None:
 
 
 def default_out(paths: Sequence[str | Path]) -> Path:
-    if len(paths) == 1 and Path(paths[0]).is_dir():
-        return Path(paths[0]) / "compare"
+    """Where a report goes without ``-o``: ``<first PATH>/compare`` where the first PATH is a local dir (one
+    sweep dir or several run dirs: the report lives with what it reads, never in whatever dir the command
+    happened to be typed in); ``./compare`` only where no PATH is a local dir (W&B's ``entity/project``)."""
+    local = next((Path(p) for p in paths if Path(p).is_dir()), None)
+    if local is not None:
+        return local / "compare"
     return Path("compare")

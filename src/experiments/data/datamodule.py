@@ -27,6 +27,7 @@ from experiments.data.channels import channel_stats, to_channels
 from experiments.data.description import describe
 from experiments.data.device_batches import model_input, requested_memory_format, target_device
 from experiments.data.split_protocol import partition
+from experiments.data.splits import classes_in_prefix, interleaved_order
 
 log = logging.getLogger("experiments.data")
 
@@ -100,6 +101,9 @@ class ClassificationData(pl.LightningDataModule):
         self.protocol = ""
         self.info: dict[str, Any] = {}
         self._placed: dict[str, Pair] = {}
+        # val/test positions in the split's own order, in the order served (splits.interleaved_order).
+        self.eval_order: dict[str, torch.Tensor] = {}
+        self.served_labels: dict[str, torch.Tensor] = {}
 
     # -- reading and splitting -------------------------------------------------------------------
 
@@ -206,7 +210,25 @@ class ClassificationData(pl.LightningDataModule):
         self.protocol = found.protocol
         if found.official:
             self.info["official_split"] = True
-        return found.parts
+        parts = dict(found.parts)
+        for part in ("val", "test"):  # served class-interleaved: a limited evaluation sees every class
+            self.eval_order[part] = interleaved_order(labels[parts[part]], self.seed)
+            parts[part] = parts[part][self.eval_order[part]]
+            self.served_labels[part] = labels[parts[part]]
+        self.info["eval_order"] = f"val and test class-interleaved (data.seed {self.seed})"
+        return parts
+
+    def coverage(self, part: str, batches: int) -> dict[str, int]:
+        """What the first ``batches`` batches of ``part`` hold: batches of all, classes seen of all."""
+        labels = self.served_labels[part]
+        batch_size = self.eval_batch_size
+        return {
+            "batches": batches,
+            "of_batches": -(-len(labels) // batch_size),
+            "images": min(batches * batch_size, len(labels)),
+            "classes_seen": classes_in_prefix(labels, batches * batch_size),
+            "classes": classes_in_prefix(labels, len(labels)),
+        }
 
     def sizes(self) -> dict[str, int]:
         if self.splits:

@@ -62,3 +62,28 @@ def read_datasplits(path: Path, split: int, num_images: int) -> dict[str, torch.
     if len(joined.unique()) != len(joined):
         raise DataSourceError(f"{path}: split {split}'s train/val/test parts overlap")
     return groups
+
+
+def interleaved_order(labels: torch.Tensor, seed: int) -> torch.Tensor:
+    """A seeded order of a split in which every prefix holds the classes in proportion (positions into it).
+
+    Each class's members are shuffled and spread evenly over (0, 1) with a seeded offset (member ``j`` of
+    ``k`` at ``(j + u) / k``); sorting by those keys is a proportional round-robin over the classes. The
+    first ``m`` images then hold ``m * k / n`` of a class of ``k``, give or take one, so that
+    ``trainer.limit_val_batches``/``limit_test_batches`` read a sample of every class rather than the first
+    classes of a split sorted by class. The same images, another order: whole-set metrics do not change.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    values = labels.cpu()
+    keys = torch.empty(len(values), dtype=torch.float64)
+    for label in torch.unique(values).tolist():
+        members = torch.nonzero(values == label).flatten()
+        members = members[torch.randperm(len(members), generator=generator)]
+        offset = torch.rand(1, generator=generator, dtype=torch.float64)
+        keys[members] = (torch.arange(len(members), dtype=torch.float64) + offset) / len(members)
+    return torch.argsort(keys, stable=True)
+
+
+def classes_in_prefix(labels: torch.Tensor, count: int) -> int:
+    """How many classes the first ``count`` labels hold."""
+    return int(torch.unique(labels[: max(count, 0)]).numel())

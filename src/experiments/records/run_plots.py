@@ -27,7 +27,7 @@ def save_run_plots(run_dir: Path, record: RunRecord) -> list[Path]:
     out = Path(run_dir) / PLOTS_DIR
     made: list[Path] = []
     history = record.history
-    title = record.name or Path(run_dir).name
+    title = plot_title(record, run_dir)
     if any(key in row for row in history for key in ("train/loss", "val/loss", "train/acc", "val/acc")):
         made.append(_curves(history, out / CURVES_FILE, title, record.best_epoch))
     matrix = record.confusion_matrix
@@ -42,6 +42,14 @@ def save_run_plots(run_dir: Path, record: RunRecord) -> list[Path]:
             suffix = f" (test acc {acc:.4f})" if acc is not None else ""
             made.append(draw_confusion(array, record.classes, out / CONFUSION_FILE, f"{title}{suffix}"))
     return made
+
+
+def plot_title(record: RunRecord, run_dir: Path) -> str:
+    """``lenet5 on digits: pooling=avg,seed=1 (<run dir name>)``: what the run was, not W&B's ``default``."""
+    what = " on ".join(str(x) for x in (record.model, record.data) if x)
+    name = record.name if record.name and record.name != "default" else "the defaults"
+    label = f"{what}: {name}" if what else name
+    return f"{label} ({Path(run_dir).name})"
 
 
 def _curves(history: Sequence[dict[str, Any]], path: Path, title: str, best_epoch: Any) -> Path:

@@ -80,6 +80,11 @@ class RunRecord:
     still_improving: bool | None = None
     # The per-image test predictions, relative to the run dir (records/test_predictions.py).
     test_predictions: str | None = None
+    # An evaluation that read fewer batches than its split holds: per part (val, test) the batches read of
+    # all, the images, and the classes seen of all (training/recipe.py::limited_evaluation).
+    limited_evaluation: dict[str, Any] | None = None
+    # ``experiments test``: what was evaluated (checkpoint, run dir, the data it was trained on).
+    evaluated: dict[str, Any] | None = None
     note: str | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, written back as read
@@ -111,6 +116,8 @@ class RunRecord:
         "stopped_by": (str,),
         "still_improving": (bool,),
         "test_predictions": (str,),
+        "limited_evaluation": (dict,),
+        "evaluated": (dict,),
     }
 
     # ---- reading -------------------------------------------------------------------------------------

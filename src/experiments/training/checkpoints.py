@@ -29,8 +29,8 @@ def load_checkpoint(
             f"{path} is not a plain tensor file ({what}) and was refused by torch.load(weights_only=True). "
             "Only load files you trust; re-save the weights with torch.save(model.state_dict(), path).",
         ) from None
-    except (RuntimeError, EOFError, OSError) as error:
-        raise ConfigError(key, f"{path} is not a readable checkpoint ({error})") from None
+    except Exception as error:  # torch's readers raise many kinds on a file that is no checkpoint
+        raise ConfigError(key, f"{path} is not a readable checkpoint ({type(error).__name__}: {error})") from None
     if not isinstance(state, dict):
         raise ConfigError(key, f"{path} holds a {type(state).__name__}, not a state_dict or checkpoint")
     saved = (

@@ -65,6 +65,7 @@ def train_and_test(job: JobContext) -> float | None:
     fit_start = time.perf_counter()
     trainer.fit(module, datamodule=datamodule, ckpt_path=resume or None, weights_only=True)
     fit_seconds = time.perf_counter() - fit_start
+    val_batches = list(trainer.num_val_batches or [])  # before the test: what each validation read
     stopped = stopping_fields(trainer, full_history(cfg, history.epochs))  # before the test restores a checkpoint
     checkpoint = trainer.checkpoint_callback
     best_path = checkpoint.best_model_path if checkpoint is not None else ""
@@ -79,7 +80,10 @@ def train_and_test(job: JobContext) -> float | None:
         return None
     scored = [r for r in epochs if "val/acc" in r]
     data_info = datamodule.describe()
-    predictions = save_test_predictions(job, module, (data_info.get("sizes") or {}).get("test"))
+    predictions = save_test_predictions(
+        job.run_dir, module, (data_info.get("sizes") or {}).get("test"), datamodule.eval_order.get("test")
+    )
+    limited = limited_evaluation(datamodule, {"val": val_batches, "test": list(trainer.num_test_batches or [])})
     results.update(
         status="ok",
         metrics=metrics,
@@ -94,6 +98,7 @@ def train_and_test(job: JobContext) -> float | None:
         data_info=data_info,
         confusion_matrix=confusion,
         test_predictions=predictions,
+        limited_evaluation=limited,
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
@@ -209,9 +214,32 @@ def full_history(cfg: DictConfig, epochs: list[dict[str, float]]) -> list[dict[s
     return [r for r in earlier if r["epoch"] < first_new] + epochs
 
 
-def save_test_predictions(job: JobContext, module: Any, test_size: Any) -> str | None:
+def limited_evaluation(datamodule: Any, batches: dict[str, list[int]]) -> dict[str, dict[str, int]] | None:
+    """For a validation or test that read fewer batches than its split has (``trainer.limit_*_batches``,
+    ``debug=limit``): how many, and how many classes they held (``data/splits.interleaved_order`` spreads
+    the classes over every prefix); one console line where they still missed a class. None: none limited."""
+    found = {}
+    for part, counts in batches.items():
+        if not counts or part not in datamodule.served_labels:
+            continue
+        seen = datamodule.coverage(part, int(counts[0]))
+        if 0 < seen["batches"] < seen["of_batches"]:
+            found[part] = seen
+            if seen["classes_seen"] < seen["classes"]:
+                log.warning(
+                    "limited evaluation: %s read %d of %d batches, holding %d of %d classes; its metrics "
+                    "are not the %s set's (raise trainer.limit_%s_batches)",
+                    part, seen["batches"], seen["of_batches"], seen["classes_seen"], seen["classes"], part, part,
+                )  # fmt: skip
+    return found or None
+
+
+def save_test_predictions(run_dir: Any, module: Any, test_size: Any, order: Any = None) -> str | None:
     """Each test image's predicted and true class as ``test_predictions.npz`` (records/test_predictions.py),
-    written before the record says ``ok``; its path relative to the run dir (None, with a warning, if none)."""
+    written before the record says ``ok``; its path relative to the run dir (None, with a warning, if none).
+
+    The test set is served class-interleaved (``order``: the split's positions in the order served); the
+    file keeps the split's own order, so that runs pair image by image whatever order served them."""
     from experiments.records.test_predictions import write_predictions
 
     if module.test_predictions is None:
@@ -220,7 +248,10 @@ def save_test_predictions(job: JobContext, module: Any, test_size: Any) -> str |
     predicted, true = module.test_predictions
     if isinstance(test_size, int) and test_size < predicted.shape[0]:  # DDP's padding copies at the end
         predicted, true = predicted[:test_size], true[:test_size]
-    return write_predictions(job.run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
+    if order is not None and len(order) == predicted.shape[0]:  # back to the split's own order
+        back = order.argsort()
+        predicted, true = predicted[back], true[back]
+    return write_predictions(run_dir, predicted.numpy(), true.numpy(), num_classes=module.num_classes)
 
 
 def draws_plots(setting: bool | str, *, in_sweep: bool) -> bool:

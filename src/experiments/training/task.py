@@ -8,6 +8,7 @@ identical job's record, its device share); the console's one line for bad input 
 
 from __future__ import annotations
 
+import os
 import sys
 import warnings
 from collections.abc import Callable
@@ -26,6 +27,7 @@ LIBRARY_WARNINGS = (
     r".*isinstance\(treespec, LeafSpec\)",  # pytorch_lightning's _pytree on torch >= 2.9
     r".*`TensorBoard` is not installed.*",
 )
+SRUN_WARNING = r"The `srun` command is available on your system but is not used"
 
 
 def train(
@@ -102,9 +104,13 @@ def objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
 
 
 def quiet_library_warnings() -> None:
-    """Hide the libraries' own deprecation warnings that a user cannot act on."""
+    """Hide the libraries' own deprecation warnings that a user cannot act on; and Lightning's "`srun` is
+    available but not used" on a machine that has ``srun`` but runs this job outside SLURM (no
+    ``SLURM_JOB_ID``): inside a SLURM allocation the hint can matter, so it stays there."""
     for pattern in LIBRARY_WARNINGS:
         warnings.filterwarnings("ignore", message=pattern)
+    if not os.environ.get("SLURM_JOB_ID"):
+        warnings.filterwarnings("ignore", message=SRUN_WARNING)
 
 
 def _searching() -> bool:
