@@ -17,7 +17,7 @@ from experiments.comparison import compare
 from experiments.comparison.command_line import main
 from experiments.comparison.sources.collect import collect
 from experiments.comparison.sources.report_csv import is_report_csv, read_report_csv, report_csv_in
-from experiments.records.run_record import RunRecord
+from experiments.records.run_record import RESULTS_FILE, RunRecord
 
 STUDIES = Path(__file__).resolve().parents[1] / "docs" / "study"
 POOLING = STUDIES / "pooling_mnist" / "runs.csv"
@@ -29,7 +29,7 @@ def test_a_report_csv_reads_as_its_rows() -> None:
     first = runs[0]
     assert first.override_values["pooling"] == "max" and first.seed == 0
     assert first.metric("test/acc") == pytest.approx(0.9886000156402588, abs=0)
-    assert first.source == "results.json"  # the row's own source column, kept for the row written back
+    assert first.source == RESULTS_FILE  # the row's own source column, kept for the row written back
     assert (
         first.path == "outputs/study/pooling_mnist/0" and first.epochs == 3 and first.params_total == 61_706
     )
@@ -61,7 +61,7 @@ def test_a_sweeps_own_run_dirs_win_over_a_report_written_into_it(tmp_path: Path)
         write_run(sweep, seed, {"pooling": "max", "seed": seed}, 0.98 + seed / 1000)
     shutil.copy(POOLING, sweep / "runs.csv")
     runs = collect([sweep])
-    assert len(runs) == 2 and all(r.source == "results.json" and r.config for r in runs)
+    assert len(runs) == 2 and all(r.source == RESULTS_FILE and r.config for r in runs)
 
 
 def test_a_report_written_again_keeps_every_row(tmp_path: Path) -> None:
