@@ -40,3 +40,18 @@ def test_the_check_imports_no_torch():
     )
     assert result.returncode == 0, result.stderr
     assert "refused: paths.data_dir" in result.stdout and result.stdout.strip().endswith("False")
+
+
+def test_a_sweep_advises_a_retry_only_for_failures_a_retry_can_fix():
+    from experiments.sweeps.progress import failure_advice
+
+    config = {"status": "failed", "error": "ConfigError: optimizer.lr: must be a positive number"}
+    data = {"status": "failed", "error": "DataSourceError: no MNIST files in /nowhere"}
+    crash = {"status": "failed", "error": "RuntimeError: CUDA out of memory"}
+    assert failure_advice([config, data]) == [
+        "2 job(s) failed on their config or data (a retry fails the same way): fix what their error names, "
+        "then re-run with sweep.resume=true."
+    ]
+    advice = failure_advice([config, crash])
+    assert len(advice) == 2 and advice[1].startswith("1 job(s) failed; re-run the same command with sweep.resume=true")
+    assert failure_advice([]) == []

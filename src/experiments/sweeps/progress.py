@@ -51,6 +51,27 @@ def _outcome(record_file: Path) -> str:
     return f"{record.status:<6} test/acc {100 * accuracy:5.2f} %{how} "
 
 
+#: A failed job's error that a retry cannot fix: bad config or missing data (the record's ``error`` prefix).
+NOT_RETRYABLE = ("ConfigError", "DataSourceError")
+
+
+def failure_advice(failed: list[dict[str, Any]]) -> list[str]:
+    """What to do about the failed jobs: a retry (``sweep.resume=true``) only for those a retry can fix."""
+    fixed_first = [r for r in failed if str(r.get("error") or "").startswith(NOT_RETRYABLE)]
+    advice = []
+    if fixed_first:
+        advice.append(
+            f"{len(fixed_first)} job(s) failed on their config or data (a retry fails the same way): fix what "
+            "their error names, then re-run with sweep.resume=true."
+        )
+    if len(failed) > len(fixed_first):
+        advice.append(
+            f"{len(failed) - len(fixed_first)} job(s) failed; re-run the same command with sweep.resume=true "
+            "to retry them and skip the finished ones."
+        )
+    return advice
+
+
 class SweepCallback(Callback):
     """Prints ``[k/N]`` lines as jobs start and end; at the end saves and prints the sweep summary.
 
@@ -143,11 +164,8 @@ class SweepCallback(Callback):
                 f"{len(elsewhere)} job(s) {ELSEWHERE} (their run dir is held by another process): "
                 "resume this sweep with sweep.resume=true once it has ended."
             )
-        if failed:
-            print(
-                f"{len(failed)} job(s) failed; re-run the same command with sweep.resume=true to retry them "
-                "and skip the finished ones."
-            )
+        for line in failure_advice(failed):
+            print(line)
 
     @staticmethod
     def _seconds() -> float | None:
