@@ -76,7 +76,7 @@ class FairSweeper(Sweeper):
         shared = self._shared_points(fair, evaluation)
         plan = _plan(fair, chosen, curves, shared, sesoi)
         _write_plan(sweep_dir, plan)
-        for line in _choice_lines(fair, chosen, curves):
+        for line in _choice_lines(fair, chosen, curves) if fair.tuned_keys else []:
             print(line, flush=True)
         self._launch(evaluation, evaluation_identical(fair, evaluation, twins, chosen, shared), sweep_dir)
 
