@@ -241,3 +241,12 @@ def test_extra_seeds_go_to_exactly_the_arms_whose_interval_was_too_wide(fair_swe
         extra = [r for r in by_number.values() if r.seed == 2 and all(o in r.overrides for o in arm["overrides"])]
         assert len(extra) == (1 if index in expected else 0)
         assert all(r.study_stage == "best" and r.ok for r in extra)
+
+
+def test_the_command_line_narrows_a_presets_arms(tmp_path):
+    """``experiment=study_pooling activation=relu``: the arms hold relu only, as a grid sweep would."""
+    result = run_cli("-m", "experiment=study_pooling", "data=digits", "activation=relu", "sweep.dry_run=true",
+                     cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "activation=tanh" not in result.stdout and "activation=relu" in result.stdout
+    assert "The 24 jobs above are the tuning stage" in result.stdout  # 3 poolings x 2 orders x 4 learning rates

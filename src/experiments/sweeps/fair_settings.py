@@ -31,7 +31,9 @@ def fair_settings(sweeper: Mapping[str, Any], task_overrides: Sequence[str]) -> 
     parser = OverridesParser.create()
     given = [f"{k}={v}" for k, v in (sweeper.get("params") or {}).items()]
     given += [o for o in task_overrides if not o.lstrip("+~").startswith(("hydra.", "hydra/"))]
-    parsed = parser.parse_overrides(given)
+    # As the grid sweeper: a key on the command line replaces the preset's (``activation=relu`` narrows it).
+    latest = {o.get_key_element().lstrip("+~"): o for o in parser.parse_overrides(given)}
+    parsed = list(latest.values())
     for override in parsed:
         key = override.get_key_element().lstrip("+~")
         if key == "seed":
