@@ -80,12 +80,21 @@ def test_each_reanalysis_is_made_by_the_command_beside_it_and_keeps_every_row() 
         assert (STUDIES / again / "runs.csv").read_bytes() == (STUDIES / name / "runs.csv").read_bytes()
 
 
-def test_the_section_of_the_fair_study_is_left_to_its_author() -> None:
+def test_the_fair_studys_section_says_what_its_files_say() -> None:
+    """Section 1's counts and costs: the choices in fair_study.json, the sweep's totals, the report's runs."""
     page = PAGE.read_text()
-    head = "## 1. The pooling study under the fair protocol\n"
-    assert head in page
-    body = page.split(head, 1)[1].split("\n## ", 1)[0]
-    assert body.strip() == "<!-- fair study: written from docs/study/pooling_mnist_fair -->"
+    body = page.split("## 1. The pooling study under the fair protocol\n", 1)[1].split("\n## 2. ", 1)[0]
+    plan = json.loads((STUDIES / "pooling_mnist_fair_sweep" / "fair_study.json").read_text())
+    chosen = [plan["grid"][arm["chosen"]][0] for arm in plan["arms"]]
+    assert len(chosen) == 12 and chosen.count("0.001") == 10 and chosen.count("0.0003") == 2
+    assert sum(arm["at_edge"] for arm in plan["arms"]) == 2 and "Ten of the twelve arms chose 1e-3" in body
+    totals = json.loads((STUDIES / "pooling_mnist_fair_sweep" / "sweep_summary.json").read_text())["totals"]
+    assert round(totals["sweep_wall_time_s"]) == 3258 and round(totals["jobs_wall_time_s"]) == 6006
+    assert totals["trained_jobs"] == 65 and "of which 65 trained" in body and "54:18" in body
+    runs = pd.read_csv(STUDIES / "pooling_mnist_fair" / "runs.csv")
+    assert len(runs) == 125 and set(runs["study_stage"]) == {"tune", "best", "shared"}
+    summary = json.loads((STUDIES / "pooling_mnist_fair" / "summary.json").read_text())
+    assert summary["fair_study"]["changed_conclusions"] == [] and "no conclusion changes" in body
 
 
 def test_no_post_hoc_power_and_no_agreement_without_a_test() -> None:
