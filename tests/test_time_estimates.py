@@ -52,10 +52,8 @@ def test_a_sweep_in_parallel_hands_jobs_to_the_first_free_slot():
 def test_parallelism_is_the_parallel_launchers_n_jobs():
     from omegaconf import OmegaConf
 
-    parallel = OmegaConf.create(
-        {"hydra": {"launcher": {"_target_": "hydra_plugins.experiments_launcher.parallel_launcher.ParallelLauncher",
-                                "n_jobs": 3}}}  # fmt: skip
-    )
+    target = "hydra_plugins.experiments_launcher.parallel_launcher.ParallelLauncher"
+    parallel = OmegaConf.create({"hydra": {"launcher": {"_target_": target, "n_jobs": 3}}})
     assert parallelism(parallel) == 3
     assert parallelism(OmegaConf.create({"hydra": {"launcher": {"_target_": "BasicLauncher"}}})) == 1
 

@@ -37,7 +37,7 @@ KNOWN_SIZES: dict[str, tuple[int, int | None]] = {
     "flowers17": (1_360, None),
     "digits": (1_797, None),
 }
-DEFAULT_OVERHEAD_S = 2.0  # data, model and Trainer set-up and the test of a job, where no record says more
+DEFAULT_OVERHEAD_S = 1.0  # data, model and Trainer set-up of a job, where no record says more (bench_time_estimate)
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,17 @@ def _images_per_second(step: Any, batch: int, seconds: float, sync: Any) -> floa
 def measure_rate(kind: str, seconds: float = 1.0) -> tuple[str, dict[str, Any]]:
     """``(kind, {train_flops_per_s, eval_flops_per_s, source})``; ``auto`` measures the best device."""
     from experiments.models.layer_table import summarize
+    from experiments.training.threads import choose_threads
 
+    threads = torch.get_num_threads()
+    torch.set_num_threads(choose_threads("auto"))  # as a job picks them: the idle cores
+    try:
+        return _measure(kind, seconds, summarize)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _measure(kind: str, seconds: float, summarize: Any) -> tuple[str, dict[str, Any]]:
     if kind == "auto":
         kind = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device("cuda" if kind == "cuda" else "cpu")
