@@ -14,7 +14,6 @@ Writes benchmarks/results/time_estimate.{json,md}.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -57,8 +56,10 @@ def run(overrides: list[str], run_dir: Path) -> dict:
     process = time.perf_counter() - start
     if done.returncode != 0:
         raise RuntimeError(f"{overrides}: exit {done.returncode}\n{done.stderr[-2000:]}")
-    record = json.loads((run_dir / "results.json").read_text())
-    return {"measured_s": record["wall_time_s"], "fit_s": record["fit_time_s"], "process_s": process}
+    from experiments.records.run_record import RunRecord
+
+    record = RunRecord.read(run_dir)
+    return {"measured_s": record.wall_time_s, "fit_s": record.fit_time_s, "process_s": process}
 
 
 def main() -> None:
