@@ -20,6 +20,16 @@ from omegaconf import DictConfig
 from experiments.config import ConfigError, compose, config_groups, validate
 
 REPO = Path(__file__).resolve().parents[1]
+# A fixed speed for time estimates (sweeps/time_estimate.py), so that no test measures the machine.
+CALIBRATION = {"version": 1, "devices": {kind: {"train_flops_per_s": 2e9, "eval_flops_per_s": 6e9, "overhead_s": 2.0,
+               "source": "tests/conftest.py", "when": "fixed"} for kind in ("cpu", "cuda")}}  # fmt: skip
+if not os.environ.get("EXPERIMENTS_CALIBRATION"):
+    import json
+    import tempfile
+
+    _calibration = Path(tempfile.mkdtemp(prefix="experiments-calibration-")) / "calibration.json"
+    _calibration.write_text(json.dumps(CALIBRATION))
+    os.environ["EXPERIMENTS_CALIBRATION"] = str(_calibration)
 # The metric names every logger and results.json must carry.
 METRICS = {
     "train/loss",

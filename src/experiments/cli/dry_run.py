@@ -6,6 +6,7 @@ import json
 
 from omegaconf import DictConfig, OmegaConf
 
+from experiments.cli.time_lines import print_time_estimate
 from experiments.sweeps.grid import UpFrontCheck
 
 
@@ -53,6 +54,7 @@ def print_dry_run(check: UpFrontCheck) -> int:
             "so both block orders build the same network; or two option names hold equal values (constant "
             "padding with the value 0 is zero padding)."
         )
+    print_time_estimate(check)  # cli/time_lines.py: after the torch-free lines (it may calibrate)
     return 2 if invalid else 0
 
 

@@ -116,6 +116,9 @@ def run_sweep(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
     for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
         check_data_files(cfg)
+    from experiments.cli.time_lines import print_sweep_estimate
+
+    print_sweep_estimate(check)  # the sweep's total, before its first job
     overrides = resume_argument(overrides)
     make_output_root()  # once every job is checked: a refused sweep writes nothing
     with hydra_session() as session:

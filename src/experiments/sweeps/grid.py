@@ -11,6 +11,7 @@ from experiments.config import ConfigError, compose
 from experiments.sweeps.fair_plan import FairSettings, planned_total, tuning_jobs
 from experiments.sweeps.fair_settings import fair_settings, is_fair
 from experiments.sweeps.identical import identical_jobs
+from experiments.sweeps.time_estimate import parallelism
 
 
 def grid_jobs(config: DictConfig) -> list[list[str]] | None:
@@ -67,6 +68,7 @@ class UpFrontCheck:
     reuse_identical: bool = True
     fair: FairSettings | None = None  # hydra/sweeper=fair: ``jobs`` are its tuning stage
     shared_points: dict[int, int | None] = field(default_factory=dict)  # arm -> grid point of its own setting
+    parallel: int = 1  # jobs the launcher runs at once (time estimates)
 
 
 def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
@@ -110,6 +112,7 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         configs=configs,
         identical=identical_jobs(configs),
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
+        parallel=parallelism(first),
         reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
     )
 

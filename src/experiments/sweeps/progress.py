@@ -17,9 +17,11 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.records.run_record import FINAL_STATUSES, RunRecord
 from experiments.sweeps.grid import count_jobs
 from experiments.sweeps.table import ELSEWHERE, SUMMARY_MD, clock, job_rows, shown_status, write_summary
+from experiments.sweeps.time_estimate import parallelism, remaining_text
 
 START_VARIABLE = "EXPERIMENTS_SWEEP_START"
 TOTAL_VARIABLE = "EXPERIMENTS_SWEEP_TOTAL"
+PARALLEL_VARIABLE = "EXPERIMENTS_SWEEP_PARALLEL"
 
 
 def done_count(sweep_dir: Path, job_num: int, since: float | None) -> int:
@@ -102,6 +104,7 @@ class SweepCallback(Callback):
         os.environ[START_VARIABLE] = str(time.time())
         total = count_jobs(config)
         os.environ[TOTAL_VARIABLE] = str(total or "?")
+        os.environ[PARALLEL_VARIABLE] = str(parallelism(config))
         print(f"Sweep of {total} jobs into {config.hydra.sweep.dir}", flush=True)
         if "submitit" in str(OmegaConf.select(config, "hydra.launcher._target_", default="")):
             resume = str(OmegaConf.select(config, "sweep.resume", default=False)).lower() not in (
@@ -116,7 +119,7 @@ class SweepCallback(Callback):
             return
         print(
             f"[{config.hydra.job.num + 1}/{os.environ.get(TOTAL_VARIABLE, '?')}] start  "
-            f"{_overrides(config)}  (sweep time {self._elapsed()})",
+            f"{_overrides(config)}  (sweep time {self._elapsed()}{sweep_left(config.hydra.sweep.dir)})",
             flush=True,
         )
 
@@ -131,7 +134,7 @@ class SweepCallback(Callback):
         done = done_count(Path(config.hydra.sweep.dir), config.hydra.job.num, float(start) if start else None)
         print(
             f"[{done}/{os.environ.get(TOTAL_VARIABLE, '?')} done] {outcome} "
-            f"{_overrides(config)}  (sweep time {self._elapsed()})",
+            f"{_overrides(config)}  (sweep time {self._elapsed()}{sweep_left(config.hydra.sweep.dir)})",
             flush=True,
         )
 
@@ -206,6 +209,14 @@ def sweep_answer(sweep_dir: Path) -> str:
         return f"not computed ({type(error).__name__}: {error}); experiments compare {sweep_dir} has the report."
 
 
+def sweep_left(sweep_dir: str | Path) -> str:
+    """``, about 3 min left``: the mean wall time of the finished jobs x the jobs left / the parallelism."""
+    start, total = os.environ.get(START_VARIABLE), os.environ.get(TOTAL_VARIABLE, "?")
+    workers = int(os.environ.get(PARALLEL_VARIABLE) or 1)
+    count = int(total) if total.isdigit() else None
+    return remaining_text(Path(sweep_dir), float(start) if start else None, count, workers)
+
+
 def _overrides(config: DictConfig) -> str:
     from experiments.records.redaction import redact
 
@@ -259,7 +270,8 @@ class ResultsWatcher(threading.Thread):
             head = f"[{self._done}/{self.total} done] {_outcome(path)}"
         else:
             head = f"[{int(path.parent.name) + 1}/{self.total}] start "
-        print(f"{head} {redact(overrides)}{note}  (sweep time {SweepCallback._elapsed()})", flush=True)
+        left = sweep_left(self.sweep_dir)
+        print(f"{head} {redact(overrides)}{note}  (sweep time {SweepCallback._elapsed()}{left})", flush=True)
 
     def _results(self) -> list[Path]:
         return RunRecord.files_of_sweep(self.sweep_dir)

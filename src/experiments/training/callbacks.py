@@ -96,7 +96,8 @@ class EpochLines(pl.callbacks.ProgressBar):
     def __init__(self) -> None:
         super().__init__()
         self._enabled = True
-        self._started = 0.0
+        self._started = self._fit_started = 0.0
+        self._first_epoch = 0
 
     def disable(self) -> None:
         self._enabled = False
@@ -106,6 +107,7 @@ class EpochLines(pl.callbacks.ProgressBar):
 
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()  # a mid-epoch resume has no on_train_epoch_start
+        self._fit_started, self._first_epoch = self._started, trainer.current_epoch
 
     def on_train_epoch_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         self._started = time.perf_counter()
@@ -117,9 +119,27 @@ class EpochLines(pl.callbacks.ProgressBar):
         shown = [f"{key}={float(metrics[key]):.4f}" for key in CURVE_KEYS if key in metrics]
         seconds = time.perf_counter() - self._started
         print(
-            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {'  '.join(shown)}  ({seconds:.1f} s)",
+            f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {'  '.join(shown)}  ({seconds:.1f} s"
+            f"{run_time_left(trainer, time.perf_counter() - self._fit_started, self._first_epoch)})",
             flush=True,
         )
+
+
+def run_time_left(trainer: pl.Trainer, elapsed: float, first_epoch: int) -> str:
+    """``; run 0:42, about 1:40 left``: the fit's time so far and the epochs left at its mean epoch's pace
+    (``up to`` where early stopping may end it sooner)."""
+    done = trainer.current_epoch + 1 - first_epoch
+    left = (trainer.max_epochs or 0) - trainer.current_epoch - 1
+    if done <= 0 or left <= 0:
+        return f"; run {_clock(elapsed)}"
+    stopping = any(isinstance(c, pl.callbacks.EarlyStopping) for c in trainer.callbacks)
+    return f"; run {_clock(elapsed)}, {'up to ' if stopping else ''}about {_clock(elapsed / done * left)} left"
+
+
+def _clock(seconds: float) -> str:
+    minutes, secs = divmod(round(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
 
 
 class LiveBar(pl.callbacks.RichProgressBar):
