@@ -100,3 +100,14 @@ def test_progress_lines_say_what_remains_once_a_job_finished(tmp_path):
     assert any("left)" in line and "sweep time" in line for line in lines[first_done:]), lines
     assert re.search(r"^Total: ~\d+ s for 3 jobs in a row", done.stdout, re.M), done.stdout
     assert re.search(r"^epoch 1/1 .*\(\d+\.\d s; run \d+:\d\d\)", done.stdout, re.M), done.stdout
+
+
+def test_a_single_run_says_how_long_to_expect_before_it_loads_its_data(tmp_path):
+    from tests.conftest import TINY, run_cli
+
+    result = run_cli(*TINY, f"hydra.run.dir={tmp_path / 'run'}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    estimate = next(i for i, line in enumerate(lines) if line.startswith("Estimated time on cpu: ~"))
+    assert estimate < next(i for i, line in enumerate(lines) if line.startswith("data digits"))
+    assert "1 epoch(s) x 1,258 train" in lines[estimate] or "epoch(s)" in lines[estimate]

@@ -65,7 +65,7 @@ def _estimates(check: UpFrontCheck) -> tuple[list[JobTime | None], str, Rate | N
 
 def _later_stages(check: UpFrontCheck, times: list[JobTime | None]) -> tuple[list[float], list[float]]:
     """A fair study's stage 2 jobs and its possible extra seeds (stage 3): each arm's mean tuning job."""
-    from experiments.sweeps.fair_plan import evaluation_jobs, tuning_jobs
+    from experiments.sweeps.fair_plan import arm_twins, evaluation_jobs, tuning_jobs
 
     fair = check.fair
     assert fair is not None
@@ -76,8 +76,11 @@ def _later_stages(check: UpFrontCheck, times: list[JobTime | None]) -> tuple[lis
     known = [s for values in per_arm.values() for s in values]
     mean = sum(known) / len(known) if known else 0.0
     arm_mean = {arm: sum(v) / len(v) for arm, v in per_arm.items()}
-    stage2 = [arm_mean.get(job.arm, mean) for job in evaluation_jobs(fair, [0] * len(fair.arms))]
-    extra = [arm_mean.get(arm, mean) for arm in range(len(fair.arms)) for _ in range(fair.extra_per_arm)]
+    twins = arm_twins(fair, check.identical)  # an arm that builds an earlier arm's network reuses its records
+    stage2 = [arm_mean.get(job.arm, mean) for job in evaluation_jobs(fair, [0] * len(fair.arms))
+              if job.arm not in twins]
+    extra = [arm_mean.get(arm, mean) for arm in range(len(fair.arms)) if arm not in twins
+             for _ in range(fair.extra_per_arm)]
     return stage2, extra
 
 
@@ -129,6 +132,18 @@ def print_time_estimate(check: UpFrontCheck, per_job: bool = True) -> None:
         print("Up to: early stopping may end a job before trainer.max_epochs.")
     if workers > 1 and kind == "cpu":
         print("On the CPU, jobs that run at once share its cores: the parallel time is a lower bound.")
+
+
+def print_run_estimate(cfg: DictConfig) -> None:
+    """One line as a single run starts: its estimated time (a run of a dataset of unknown size: nothing).
+    Never fails the run: an estimate it cannot make is left out."""
+    try:
+        kind, rate = _rate(cfg)
+        estimate = job_time(cfg, _flops(cfg, {}), rate) if rate is not None else None
+    except Exception:  # noqa: BLE001 - an estimate must never stop a run
+        return
+    if estimate is not None:
+        print(f"Estimated time on {kind}: {_what(estimate)}", flush=True)
 
 
 def print_sweep_estimate(check: UpFrontCheck) -> None:

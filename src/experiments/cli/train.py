@@ -77,6 +77,9 @@ def run_once(argv: list[str]) -> Path | int:
         ):  # its lock before Hydra writes there; a full disk: one line
             _refuse_used_run_dir(cfg)  # again, holding the lock: a run started in this dir at the same moment
             print(redact(first_line(cfg, argv)), flush=True)
+            from experiments.cli.time_lines import print_run_estimate
+
+            print_run_estimate(cfg)  # before the data and torch load: how long to expect
             _run_job_in(session, cfg)
     return Path(cfg.hydra.run.dir)
 

@@ -80,13 +80,17 @@ def write_rate(kind: str, rate: Rate, path: Path | None = None) -> None:
 
 
 def device_kind(cfg: DictConfig, known: Iterable[str] = ()) -> str:
-    """``cpu`` for ``trainer.accelerator=cpu`` (or no GPU calibrated for ``auto``), else ``cuda``."""
+    """``cpu`` for ``trainer.accelerator=cpu``, ``cuda`` for a GPU accelerator; for ``auto``: ``cuda`` where the
+    machine has an NVIDIA driver (``/proc/driver/nvidia``, no torch) and a GPU rate is calibrated, ``cpu`` where
+    it has none, else ``auto`` (the calibration measures the device torch would pick)."""
     accelerator = str(OmegaConf.select(cfg, "trainer.accelerator", default="auto"))
     if accelerator == "cpu":
         return "cpu"
-    if accelerator in ("gpu", "cuda") or "cuda" in known:
+    if accelerator in ("gpu", "cuda"):
         return "cuda"
-    return "auto"  # not yet known: the calibration measures the device torch would pick
+    if not Path("/proc/driver/nvidia").exists():
+        return "cpu"
+    return "cuda" if "cuda" in known else "auto"
 
 
 def rates_from_records(records: Iterable[RunRecord]) -> dict[str, Rate]:
