@@ -69,6 +69,9 @@ def run_once(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
         check_data_files(cfg)
         _fix_run_dir(cfg)
+        from experiments.cli.disk import refuse_full_disk
+
+        refuse_full_disk([cfg], None, cfg.hydra.run.dir, "this run")
         from experiments.records.lock import claimed_run_dir
         from experiments.records.redaction import redact
 
@@ -116,6 +119,11 @@ def run_sweep(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
     for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
         check_data_files(cfg)
+    from experiments.cli.disk import refuse_full_disk
+
+    reused = set(reuse)
+    running = [c for n, c in enumerate(check.configs) if c is not None and n not in reused]
+    refuse_full_disk(running, check.launcher, check.output_dir, f"this sweep of {len(running)} jobs")
     overrides = resume_argument(overrides)
     make_output_root()  # once every job is checked: a refused sweep writes nothing
     with hydra_session() as session:

@@ -67,6 +67,8 @@ class UpFrontCheck:
     reuse_identical: bool = True
     fair: FairSettings | None = None  # hydra/sweeper=fair: ``jobs`` are its tuning stage
     shared_points: dict[int, int | None] = field(default_factory=dict)  # arm -> grid point of its own setting
+    launcher: DictConfig | None = None  # hydra.launcher: how many jobs run at once (the disk at the peak)
+    output_dir: str = "outputs/multirun"  # hydra.sweep.dir, resolved once
 
 
 def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
@@ -111,7 +113,17 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         identical=identical_jobs(configs),
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
         reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
+        launcher=first.hydra.launcher,
+        output_dir=sweep_dir_of(first),
     )
+
+
+def sweep_dir_of(config: DictConfig) -> str:
+    """``hydra.sweep.dir`` resolved (``${now:...}``), or ``outputs/multirun`` where it cannot be yet."""
+    try:
+        return str(config.hydra.sweep.dir)
+    except Exception:  # an interpolation that resolves only inside Hydra's launch
+        return "outputs/multirun"
 
 
 def check_evaluation_stage(fair: FairSettings, problems: list[str]) -> dict[int, int | None]:
