@@ -126,31 +126,47 @@ def size(n: float) -> str:
     return f"{n:.1f} TB"
 
 
-def sweep_disk(configs: list[DictConfig], launcher: Any) -> tuple[JobDisk, int, int]:
-    """(the largest job's disk, the sweep's peak, jobs at once) for the jobs that will run."""
+def later_jobs(check: Any) -> int:
+    """A fair study's jobs after its tuning stage (at most: the extra seeds' rounds may stop early)."""
+    if getattr(check, "fair", None) is None:
+        return 0
+    from experiments.sweeps.fair_plan import planned_total
+
+    fair = check.fair
+    return max(0, planned_total(fair) + len(fair.arms) * fair.extra_per_arm - len(check.jobs))
+
+
+def sweep_disk(configs: list[DictConfig], launcher: Any, later: int = 0) -> tuple[JobDisk, int, int]:
+    """(the largest job's disk, the sweep's peak, jobs at once) for the jobs that will run; ``later`` jobs
+    (a fair study's later stages, not composed yet) are counted as the largest."""
     cache: dict[str, int] = {}
     disks = [job_disk(params_of(cfg, cache), cfg) for cfg in configs]
+    disks += [max(disks, key=lambda d: d.peak)] * later
     at_once = concurrent_jobs(launcher, len(disks))
     return max(disks, key=lambda d: d.peak), sweep_peak(disks, at_once), at_once
 
 
-def disk_line(configs: list[DictConfig], launcher: Any, output_dir: str | Path) -> tuple[str, bool]:
+def disk_line(
+    configs: list[DictConfig], launcher: Any, output_dir: str | Path, later: int = 0
+) -> tuple[str, bool]:
     """The dry run's line on the disk, and whether it fits in the free space of ``output_dir``."""
-    largest, peak, at_once = sweep_disk(configs, launcher)
+    largest, peak, at_once = sweep_disk(configs, launcher, later)
     free, where = free_bytes(output_dir)
     line = (
         f"Disk: {size(largest.peak)} a job at its peak (checkpoints while training), {size(largest.end)} once "
-        f"done; the sweep at its peak {size(peak)} ({len(configs)} jobs, {at_once} at once); "
+        f"done; the sweep at its peak {size(peak)} ({len(configs) + later} jobs, {at_once} at once); "
         f"{size(free)} free in {where}"
     )
     return line, peak <= free
 
 
-def refuse_full_disk(configs: list[DictConfig], launcher: Any, output_dir: str | Path, what: str) -> None:
+def refuse_full_disk(
+    configs: list[DictConfig], launcher: Any, output_dir: str | Path, what: str, later: int = 0
+) -> None:
     """A ConfigError (one line: the numbers and the dir) where the peak would not fit in the free space."""
     if not configs:
         return
-    largest, peak, at_once = sweep_disk(configs, launcher)
+    largest, peak, at_once = sweep_disk(configs, launcher, later)
     free, where = free_bytes(output_dir)
     if peak > free:
         raise ConfigError(
@@ -167,5 +183,5 @@ def print_disk(check: Any) -> None:
     configs = [c for n, c in enumerate(check.configs) if c is not None and n not in skip]
     if not configs:
         return
-    line, fits = disk_line(configs, check.launcher, check.output_dir)
+    line, fits = disk_line(configs, check.launcher, check.output_dir, later_jobs(check))
     print(line if fits else f"{line}: it would not fit, so the sweep would be refused")

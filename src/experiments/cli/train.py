@@ -119,11 +119,12 @@ def run_sweep(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
     for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
         check_data_files(cfg)
-    from experiments.cli.disk import refuse_full_disk
+    from experiments.cli.disk import later_jobs, refuse_full_disk
 
-    reused = set(reuse)
-    running = [c for n, c in enumerate(check.configs) if c is not None and n not in reused]
-    refuse_full_disk(running, check.launcher, check.output_dir, f"this sweep of {len(running)} jobs")
+    running = [c for n, c in enumerate(check.configs) if c is not None and n not in set(reuse)]
+    later = later_jobs(check)
+    what = f"this sweep of {len(running) + later} jobs"
+    refuse_full_disk(running, check.launcher, check.output_dir, what, later)
     overrides = resume_argument(overrides)
     make_output_root()  # once every job is checked: a refused sweep writes nothing
     with hydra_session() as session:
