@@ -133,8 +133,9 @@ def test_a_full_disk_mid_training_fails_the_job_in_one_line_and_keeps_the_last_g
 ):
     run_dir = small_disk / "run"
     result = run_cli(  # past the up-front disk check (a 2 MB disk is refused there): the disk fills mid-run
-        "trainer.max_epochs=3", *NO_SANITY, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=cli_env(**ROOMY)
-    )
+        "trainer.max_epochs=3", *NO_SANITY, "checkpoints.keep=all",  # whole best + last: a third does not fit
+        f"hydra.run.dir={run_dir}", cwd=tmp_path, env=cli_env(**ROOMY),
+    )  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"no space left on {run_dir}/checkpoints" in last_line and "Traceback" not in result.stderr
