@@ -194,7 +194,8 @@ def one_epoch_run(tmp_path_factory) -> Path:
     """
     root = tmp_path_factory.mktemp("one_epoch_run")
     run_dir = root / "run"
-    first = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=root)
+    # checkpoints.keep=all: it keeps last.ckpt, as an interrupted run does, for the tests that resume it
+    first = run_cli(*QUICK, "checkpoints.keep=all", f"hydra.run.dir={run_dir}", cwd=root)
     assert first.returncode == 0, first.stderr[-3000:]
     return run_dir
 

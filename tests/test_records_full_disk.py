@@ -18,7 +18,10 @@ from experiments.records.record_writer import RecordWriter
 from experiments.records.run_record import RunRecord
 from experiments.sweeps.table import write_summary
 
-from .conftest import NO_SANITY, run_cli
+from .conftest import NO_SANITY, cli_env, run_cli
+
+# The up-front disk check's test hook (cli/disk.py): these runs start, and their disk fills as they write.
+ROOMY = {"EXPERIMENTS_FREE_BYTES": str(10**12)}
 
 
 def mount_tmpfs(mount: Path, options: str) -> Path:
@@ -129,7 +132,10 @@ def test_a_full_disk_mid_training_fails_the_job_in_one_line_and_keeps_the_last_g
     tmp_path, small_disk
 ):
     run_dir = small_disk / "run"
-    result = run_cli("trainer.max_epochs=3", *NO_SANITY, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    result = run_cli(  # past the up-front disk check (a 2 MB disk is refused there): the disk fills mid-run
+        "trainer.max_epochs=3", *NO_SANITY, "checkpoints.keep=all",  # whole best + last: a third does not fit
+        f"hydra.run.dir={run_dir}", cwd=tmp_path, env=cli_env(**ROOMY),
+    )  # fmt: skip
     assert result.returncode == 2, result.stderr[-3000:]
     last_line = result.stderr.strip().splitlines()[-1]
     assert f"no space left on {run_dir}/checkpoints" in last_line and "Traceback" not in result.stderr
@@ -150,7 +156,7 @@ def test_resuming_a_finished_run_on_a_full_disk_keeps_its_record(tmp_path, small
     before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file() and p.name != ".run.lock"}
     fill(small_disk)
 
-    again = run_cli(f"resume={run_dir}", cwd=tmp_path)
+    again = run_cli(f"resume={run_dir}", cwd=tmp_path, env=cli_env(**ROOMY))
     assert again.returncode == 2, again.stderr[-3000:]
     assert f"no space left on {run_dir}" in again.stderr.strip().splitlines()[-1]
     assert RunRecord.read(run_dir).status == "ok"  # compare still finds it

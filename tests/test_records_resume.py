@@ -37,7 +37,7 @@ def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp
     whole = (checkpoints / "interrupted.ckpt").read_bytes()
     (checkpoints / "last.ckpt").write_bytes(whole[: len(whole) // 2])  # newer, and torn
 
-    resumed = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
+    resumed = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", "checkpoints.keep=all", cwd=tmp_path)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert (
         f"Resuming {run_dir} from interrupted.ckpt (the newest that loads: last.ckpt is not a readable"
@@ -51,7 +51,7 @@ def test_a_corrupt_newer_checkpoint_is_passed_over_for_the_newest_that_loads(tmp
 @pytest.mark.slow
 def test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints(tmp_path):
     original = tmp_path / "original"
-    first = run_cli(*QUICK, f"hydra.run.dir={original}", cwd=tmp_path)
+    first = run_cli(*QUICK, "checkpoints.keep=all", f"hydra.run.dir={original}", cwd=tmp_path)
     assert first.returncode == 0, first.stderr[-3000:]
     record = results_of(original)
     assert record.run_dir == "." and record.best_checkpoint == "checkpoints/best.ckpt"
@@ -63,7 +63,7 @@ def test_moved_and_copied_run_dirs_resume_and_test_with_their_own_checkpoints(tm
     shutil.move(original, moved)  # the original dir is gone: nothing may still point at it
 
     for run_dir in (moved, copied):
-        resumed = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path)
+        resumed = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", "checkpoints.keep=all", cwd=tmp_path)
         assert resumed.returncode == 0, resumed.stderr[-3000:]
         done = results_of(run_dir)
         assert done.status == "ok" and done.best_checkpoint == "checkpoints/best.ckpt"

@@ -131,7 +131,7 @@ def test_channels_last_run_learns_like_the_default(tmp_path, default_run):
 def test_compiled_run_trains_and_saves_plain_state_dict_keys(tmp_path):
     compiled = train(tmp_path / "compiled", "compile=true", "trainer.max_epochs=1")
     assert compiled.status == "ok" and compiled.metrics["test/acc"] > 0.5
-    checkpoint = torch.load(tmp_path / "compiled" / "checkpoints" / "last.ckpt", weights_only=True)
+    checkpoint = torch.load(tmp_path / "compiled" / "checkpoints" / "best.ckpt", weights_only=True)
     assert "net.features.0.weight" in checkpoint["state_dict"]
     assert not any("_orig_mod" in key for key in checkpoint["state_dict"])
 

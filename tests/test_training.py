@@ -40,10 +40,11 @@ def test_metrics_csv_has_every_metric_name(default_run):
 
 def test_checkpoints_load_with_weights_only(default_run):
     run_dir, results = default_run
-    for name in ("best.ckpt", "last.ckpt"):
-        checkpoint = torch.load(run_dir / "checkpoints" / name, map_location="cpu", weights_only=True)
-        assert set(checkpoint["state_dict"]) >= {"net.features.0.weight", "net.classifier.7.weight"}
-        assert checkpoint["config"]["model"]["name"] == "lenet5"
+    # checkpoints.keep=best: a finished run keeps the best weights alone, without optimizer state
+    assert sorted(p.name for p in (run_dir / "checkpoints").iterdir()) == ["best.ckpt"]
+    checkpoint = torch.load(run_dir / "checkpoints" / "best.ckpt", map_location="cpu", weights_only=True)
+    assert set(checkpoint["state_dict"]) >= {"net.features.0.weight", "net.classifier.7.weight"}
+    assert checkpoint["config"]["model"]["name"] == "lenet5" and "optimizer_states" not in checkpoint
     assert results.best_checkpoint.endswith("best.ckpt")
 
 

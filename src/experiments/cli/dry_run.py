@@ -7,6 +7,7 @@ import json
 from omegaconf import DictConfig, OmegaConf
 
 from experiments.cli.time_lines import print_time_estimate
+from experiments.cli.disk import print_disk
 from experiments.sweeps.grid import UpFrontCheck
 
 
@@ -44,6 +45,7 @@ def print_dry_run(check: UpFrontCheck) -> int:
         f"\n{len(check.jobs)} jobs: {len(check.jobs) - invalid - same} to run, {invalid} invalid, "
         f"{same} the same experiment as an earlier job. Dry run: no job was started, no run dir was made."
     )
+    print_disk(check)  # cli/disk.py: the disk a job and the sweep take at their peak
     if check.fair is not None:
         print_later_stages(check)
     for line in later:

@@ -69,6 +69,9 @@ def run_once(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
         check_data_files(cfg)
         _fix_run_dir(cfg)
+        from experiments.cli.disk import refuse_full_disk_for_run
+
+        refuse_full_disk_for_run(cfg)
         from experiments.records.lock import claimed_run_dir
         from experiments.records.redaction import redact
 
@@ -119,6 +122,13 @@ def run_sweep(argv: list[str]) -> Path | int:
         check_weights_fit(cfg)
     for cfg in {str(OmegaConf.to_container(c.data, resolve=False)): c for c in configs}.values():
         check_data_files(cfg)
+    from experiments.cli.disk import later_jobs, refuse_full_disk
+
+    running = [c for n, c in enumerate(check.configs) if c is not None and n not in set(reuse)]
+    later = later_jobs(check)
+    what = f"this sweep of {len(running) + later} jobs"
+    refuse_full_disk(running, check.launcher, check.output_dir, what, later)
+
     from experiments.cli.time_lines import print_sweep_estimate
 
     print_sweep_estimate(check)  # the sweep's total, before its first job

@@ -95,6 +95,12 @@ RULES: tuple[Rule, ...] = (
         optional=True,
     ),
     Rule("plots", lambda v: isinstance(v, bool) or v == "auto", "must be auto, true or false", optional=True),
+    Rule(
+        "checkpoints.keep",
+        lambda v: v in ("best", "all"),
+        "must be best (the best weights alone at a successful end) or all",
+        optional=True,
+    ),
     Rule("channels_last", lambda v: isinstance(v, bool), "must be true or false", optional=True),
     Rule(
         "compile",

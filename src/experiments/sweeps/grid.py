@@ -69,6 +69,8 @@ class UpFrontCheck:
     fair: FairSettings | None = None  # hydra/sweeper=fair: ``jobs`` are its tuning stage
     shared_points: dict[int, int | None] = field(default_factory=dict)  # arm -> grid point of its own setting
     parallel: int = 1  # jobs the launcher runs at once (time estimates)
+    launcher: DictConfig | None = None  # hydra.launcher: how many jobs run at once (the disk at the peak)
+    output_dir: str = "outputs/multirun"  # hydra.sweep.dir, resolved once
 
 
 def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
@@ -114,7 +116,17 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
         dry_run=bool(OmegaConf.select(first, "sweep.dry_run", default=False)),
         parallel=parallelism(first),
         reuse_identical=bool(OmegaConf.select(first, "sweep.reuse_identical", default=True)),
+        launcher=first.hydra.launcher,
+        output_dir=sweep_dir_of(first),
     )
+
+
+def sweep_dir_of(config: DictConfig) -> str:
+    """``hydra.sweep.dir`` resolved (``${now:...}``), or ``outputs/multirun`` where it cannot be yet."""
+    try:
+        return str(config.hydra.sweep.dir)
+    except Exception:  # an interpolation that resolves only inside Hydra's launch
+        return "outputs/multirun"
 
 
 def check_evaluation_stage(fair: FairSettings, problems: list[str]) -> dict[int, int | None]:

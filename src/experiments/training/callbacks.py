@@ -90,6 +90,31 @@ class RunDirCheckpoints(pl.Callback):
         reroot_checkpoint_state(checkpoint, dirpaths)
 
 
+class BestAndLast(pl.callbacks.ModelCheckpoint):
+    """Lightning's ``ModelCheckpoint`` with a disk policy: ``keep=best`` (the default) writes the best checkpoint
+    as weights only (no optimizer state: a third of an Adam checkpoint) and ``last.ckpt`` whole, to resume from;
+    ``keep=all`` writes both whole. At a successful end :func:`~experiments.training.checkpoints.keep_checkpoints`
+    deletes ``last.ckpt`` under ``keep=best``. Its state key is ``ModelCheckpoint``'s, so older checkpoints resume.
+    """
+
+    def __init__(self, *args: Any, keep: str = "best", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.keep = keep
+
+    @property
+    def state_key(self) -> str:
+        return super().state_key.replace(type(self).__qualname__, "ModelCheckpoint", 1)
+
+    def _save_checkpoint(self, trainer: pl.Trainer, filepath: str) -> None:
+        whole = self.keep == "all" or filepath == self.last_model_path  # last: set before it is saved
+        weights_only = self.save_weights_only
+        self.save_weights_only = weights_only or not whole
+        try:
+            super()._save_checkpoint(trainer, filepath)
+        finally:
+            self.save_weights_only = weights_only
+
+
 class EpochLines(pl.callbacks.ProgressBar):
     """A progress bar for logs and CI: one line per epoch (the epoch's mean training loss, not the last batch's)."""
 

@@ -131,3 +131,40 @@ def set_aside_checkpoints(run_dir: str | Path) -> Path | None:
         attempt += 1
     checkpoints.rename(aside)
     return aside
+
+
+#: What a resumable checkpoint holds beyond the weights (Lightning's ``dump_checkpoint``, ``weights_only=False``).
+RESUME_STATE = ("optimizer_states", "lr_schedulers", "callbacks", "MixedPrecision", "NativeMixedPrecision")
+#: The resumable checkpoints of a run's ``checkpoints/`` (:mod:`experiments.training.resume` reads them).
+RESUMABLE = ("last.ckpt", "interrupted.ckpt")
+
+
+def keep_checkpoints(best_path: str | Path | None, keep: str) -> list[Path]:
+    """At a successful end, ``checkpoints.keep=best``: the best weights alone, without optimizer state.
+
+    ``last.ckpt`` and ``interrupted.ckpt`` beside ``best_path`` are deleted, and a best checkpoint that still
+    holds optimizer state (written whole before this policy, or under ``keep=all`` and resumed with ``best``)
+    is rewritten as weights only. ``keep=all``, or no best checkpoint (nothing monitored), keeps every file.
+    A failed or interrupted run never gets here: its ``last.ckpt`` stays to resume. Returns the deleted files.
+    """
+    import io
+
+    import torch
+
+    from experiments.records.atomic import write_atomic
+
+    if keep == "all" or not best_path or not Path(best_path).is_file():
+        return []
+    best = Path(best_path)
+    state = load_checkpoint(best, key="checkpoints.keep")
+    if any(key in state for key in RESUME_STATE):
+        buffer = io.BytesIO()
+        torch.save({k: v for k, v in state.items() if k not in RESUME_STATE}, buffer)
+        write_atomic(best, buffer.getbuffer())
+    deleted = []
+    for name in RESUMABLE:
+        path = best.parent / name
+        if path.is_file() and path != best:
+            path.unlink()
+            deleted.append(path)
+    return deleted

@@ -10,9 +10,10 @@ import logging
 import sys
 import time
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
-from omegaconf import DictConfig
+from omegaconf import DictConfig, OmegaConf
 
 from experiments.records.run_record import RunRecord
 from experiments.training.context import JobContext
@@ -102,10 +103,26 @@ def train_and_test(job: JobContext) -> float | None:
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
+    keep_best_only(best_path, str(OmegaConf.select(cfg, "checkpoints.keep", default="best")))
     if draws_plots(cfg.get("plots", "auto"), in_sweep=job.identity.sweep_dir is not None):
         record_plots(job)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def keep_best_only(best_path: str, keep: str) -> None:
+    """``checkpoints.keep``: once the run is ok, the best weights alone (``keep=all``: every checkpoint); a run
+    that fails keeps ``last.ckpt`` to resume. Never fails the finished run (a warning instead)."""
+    from experiments.training.checkpoints import keep_checkpoints
+
+    try:
+        deleted = keep_checkpoints(best_path, keep)
+    except Exception as error:  # the run is done; its checkpoints are only larger than they need be
+        log.warning("checkpoints.keep=%s: could not trim the checkpoints: %s", keep, error)
+        return
+    if deleted:
+        log.info("checkpoints.keep=%s: kept %s (weights only), deleted %s", keep, Path(best_path).name,
+                 ", ".join(p.name for p in deleted))  # fmt: skip
 
 
 def build_module(cfg: DictConfig, *, config: dict[str, Any] | None = None) -> Any:
