@@ -49,13 +49,26 @@ def check_known_files(cfg: DictConfig) -> None:
     ) or ", ".join(wrong)
     what = "missing" if missing else "of the wrong size"
     data_dir = OmegaConf.select(cfg, "paths.data_dir", default=None)
+    found = f"{name}: {len(missing) or len(wrong)} of its {len(expected)} files are {what} under {root}: {shown}."
+    download = ", or data.download=true" if name in ("mnist", "cifar10") else ""
+    if not _from_data_dir(cfg):  # data.root was given: name it
+        raise ConfigError(
+            "data.root",
+            f"{found} data.root is {root}: point it at a dir holding "
+            f"{next(iter(expected)).rsplit('/', 1)[0]}/...{download}",
+        )
     raise ConfigError(
         "paths.data_dir",
-        f"{name}: {len(missing) or len(wrong)} of its {len(expected)} files are {what} under {root}: {shown}. "
-        f"paths.data_dir is {data_dir} (set EXPERIMENTS_DATA_DIR or paths.data_dir=DIR to a dir holding "
-        f"{name}/{next(iter(expected)).rsplit('/', 1)[0]}/...), or set data.root=DIR"
-        + (", or data.download=true" if name in ("mnist", "cifar10") else ""),
+        f"{found} paths.data_dir is {data_dir} (set EXPERIMENTS_DATA_DIR or paths.data_dir=DIR to a dir holding "
+        f"{name}/{next(iter(expected)).rsplit('/', 1)[0]}/...), or set data.root=DIR{download}",
     )
+
+
+def _from_data_dir(cfg: DictConfig) -> bool:
+    """Whether ``data.root`` is the data option's own ``${paths.data_dir}/...`` (not a value given for it)."""
+    data = cfg.get("data")
+    node = data._get_node("root") if isinstance(data, DictConfig) and "root" in data else None
+    return node is not None and node._is_interpolation()
 
 
 def check_data_files(cfg: DictConfig) -> None:
