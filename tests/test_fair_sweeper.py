@@ -250,3 +250,14 @@ def test_the_command_line_narrows_a_presets_arms(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "activation=tanh" not in result.stdout and "activation=relu" in result.stdout
     assert "The 24 jobs above are the tuning stage" in result.stdout  # 3 poolings x 2 orders x 4 learning rates
+
+
+def test_without_a_tuning_stage_arms_that_build_one_network_still_share_their_records(tmp_path):
+    sweep = tmp_path / "sweep"
+    result = run_cli("-m", "hydra/sweeper=fair", "pooling=max,avg", "model.net.block_order=conv-act-pool,conv-pool-act",
+                     "hydra.sweeper.tune=null", "hydra.sweeper.seeds=[0,1]", *TINY, f"hydra.sweep.dir={sweep}", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    by_number = records(sweep)
+    copies = {n: r.identical_to for n, r in by_number.items() if r.identical_to}
+    assert copies == {2: "../0", 3: "../1"}  # max pooling under conv-pool-act is max under conv-act-pool
+    assert "At the config's own setting (no tuning stage" in result.stdout

@@ -19,7 +19,7 @@ from typing import Any
 from hydra.core.plugins import Plugins
 from hydra.plugins.sweeper import Sweeper
 from hydra.types import HydraContext, TaskFunction
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments.records.atomic import write_atomic
 from experiments.records.run_record import RunRecord
@@ -71,7 +71,7 @@ class FairSweeper(Sweeper):
 
         scores = {job.number: RunRecord.read(sweep_dir / str(job.number)).metric(fair.metric) for job in tune}
         chosen, curves = choose_points(fair, scores)
-        twins = arm_twins(fair, tuning_identical)
+        twins = arm_twins(fair, tuning_identical) if tune else self._twins_by_config(fair)
         evaluation = evaluation_jobs(fair, chosen)
         shared = self._shared_points(fair, evaluation)
         plan = _plan(fair, chosen, curves, shared, sesoi)
@@ -125,6 +125,16 @@ class FairSweeper(Sweeper):
         assert self.hydra_context is not None and self.config is not None
         loader = self.hydra_context.config_loader
         return [loader.load_sweep_config(self.config, list(job.overrides)) for job in jobs]
+
+    def _twins_by_config(self, fair: FairSettings) -> dict[int, int]:
+        """Without a tuning stage: the arms whose first evaluation job is the same experiment as an earlier
+        arm's (composed here, as the up-front check composes the tuning jobs)."""
+        firsts = [j for j in evaluation_jobs(fair, [0] * len(fair.arms)) if j.stage == "best" and j.seed == fair.seeds[0]]
+        configs = self._configs(firsts)
+        for cfg in configs:  # Hydra's own node (hydra.job.num is unset here) is not the experiment
+            with open_dict(cfg):
+                cfg.pop("hydra", None)
+        return {firsts[job].arm: firsts[earlier].arm for job, earlier in identical_jobs(configs).items()}
 
     def _shared_points(self, fair: FairSettings, evaluation: Sequence[PlannedJob]) -> dict[int, int | None]:
         from experiments.sweeps.grid import shared_point

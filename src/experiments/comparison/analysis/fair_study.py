@@ -58,7 +58,9 @@ def fair_sets_counts(sets: FairSets) -> SetCounts:
 def fair_answer(study: FairStudy, headline: list[str]) -> list[str]:
     """The answer first for a fair study: the setting it is at, then the headline's sentences, then what the
     shared setting changes and the warnings."""
-    lines = [f"At each arm's own tuned setting ({study.budget()}):", *headline]
+    setting = f"At each arm's own tuned setting ({study.budget()}):" if study.tuned_keys else (
+        "At the config's own setting (no tuning stage; the same stopping rule for every arm):")
+    lines = [setting, *headline]
     if not headline:
         lines.append("The effects cannot be tested at the arms' own settings (too few seeds or cells).")
     if study.changes.testable:

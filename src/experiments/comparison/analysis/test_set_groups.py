@@ -11,6 +11,7 @@ two-way bootstrap of the difference of the groups' mean accuracies.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -87,6 +88,7 @@ def analyse_test_set(
     notes: list[str] = []
     loaded: dict[str, list[tuple[RunRecord, TestPredictions]]] = {}
     summaries = []
+    seen: dict[bytes, str] = {}  # the predictions of a group's seeds -> the first group that made them
     for group in groups:
         runs = [r for r in group.ok_runs if not r.identical_to]
         if group.ok_runs and not runs:
@@ -102,6 +104,13 @@ def analyse_test_set(
         if found and (reason := _one_test_set([p for _, p in found])):
             notes.append(f"{group.label}: {reason}; its runs are not pooled")
             found = []
+        signature = _signature(found)
+        if signature is not None and signature in seen:
+            notes.append(f"{group.label}: every run predicts image for image as {seen[signature]}'s: "
+                         "the same networks (a copy, trained again), counted once there")
+            continue
+        if signature is not None:
+            seen[signature] = group.label
         loaded[group.label] = found
         summaries.append(_summary(group.label, runs, found, metric, resamples))
     best = next((g for g in groups if g.is_best), None)
@@ -113,6 +122,16 @@ def analyse_test_set(
             if g is not best and loaded.get(g.label)
         ]
     return TestSetAnalysis(summaries, pairings, notes, resamples)
+
+
+def _signature(found: Sequence[tuple[RunRecord, TestPredictions]]) -> bytes | None:
+    """A group's per-image predictions, seed by seed, as one digest (None without files)."""
+    if not found:
+        return None
+    digest = hashlib.sha256()
+    for record, predictions in sorted(found, key=lambda f: (f[0].seed is None, f[0].seed or 0)):
+        digest.update(f"{record.seed}:".encode() + np.asarray(predictions.predicted).tobytes())
+    return digest.digest()
 
 
 def _one_test_set(predictions: Sequence[TestPredictions]) -> str | None:

@@ -66,4 +66,4 @@ def _points(value: float | None) -> str:
 
 
 def _p(value: float) -> str:
-    return f"{value:.2g}" if value >= 1e-3 else "< 0.001"
+    return f"{value:.2g}" if value >= 1e-3 else f"{value:.1e}"
