@@ -163,7 +163,7 @@ def test_acceptance_block_order_where_it_can_act_on_the_pooling_study() -> None:
 
 def test_acceptance_relu_min_against_max_is_three_seeds_against_three() -> None:
     runs = records_from_runs_csv(STUDY)
-    keys, groups = group_runs(runs, metric=METRIC)
+    _, groups = group_runs(runs, metric=METRIC)
     copies = [g for g in groups if g.copy_of]
     assert len(copies) == 4 and all(g.comparison is None for g in copies)
     whole = factorial_effects(effects_frame(runs, KEYS, METRIC, provenance=True), KEYS, METRIC, reference=REFERENCES)

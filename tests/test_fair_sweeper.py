@@ -147,7 +147,7 @@ def test_every_arm_is_tuned_on_the_same_grid_and_evaluated_at_its_own_choice(fai
     assert arms == 8
     tuning = [r for r in by_number.values() if r.study_stage == "tune"]
     assert len(tuning) == arms * 2 and {r.seed for r in tuning} == {1000}
-    for index, arm in enumerate(plan["arms"]):
+    for arm in plan["arms"]:
         mine = [r for r in tuning if all(o in r.overrides for o in arm["overrides"])]
         assert sorted(r.override_values["optimizer.lr"] for r in mine) == ["0.001", "0.01"]
         scores = [r.metric("val/acc_best") for r in sorted(mine, key=lambda r: float(r.override_values["optimizer.lr"]))]
@@ -188,7 +188,7 @@ def test_a_resumed_study_reruns_only_what_is_missing_and_chooses_as_before(fair_
     shutil.copytree(fair_sweep, sweep)
     before = json.loads((sweep / "fair_study.json").read_text())
     by_number = records(sweep)
-    lost = [n for n, r in by_number.items() if r.study_stage == "best" and not r.identical_to][0]
+    lost = next(n for n, r in by_number.items() if r.study_stage == "best" and not r.identical_to)
     shutil.rmtree(sweep / str(lost))
     result = run_cli(*FAIR, f"sweep.resume={sweep}", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]

@@ -65,18 +65,11 @@ def job_disk(params: int, cfg: DictConfig) -> JobDisk:
     return JobDisk(peak=weights + 2 * whole + LOG_BYTES, end=weights + LOG_BYTES)
 
 
-def params_of(cfg: DictConfig, cache: dict[str, int]) -> int:
+def params_of(cfg: DictConfig, cache: dict[str, int] | None = None) -> int:
     """The network's parameter count from the layer table (the dry run's), built once per distinct network."""
-    import json
+    from experiments.cli.layers_command import network_totals
 
-    from experiments.cli.layers_command import layer_table_of
-
-    key = json.dumps(
-        [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str
-    )
-    if key not in cache:
-        cache[key] = int(layer_table_of(cfg)["totals"]["params"])
-    return cache[key]
+    return int(network_totals(cfg)["params"])
 
 
 def concurrent_jobs(launcher: Any, jobs: int) -> int:

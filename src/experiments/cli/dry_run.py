@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import json
+from omegaconf import DictConfig
 
-from omegaconf import DictConfig, OmegaConf
-
-from experiments.cli.time_lines import print_time_estimate
 from experiments.cli.disk import print_disk
+from experiments.cli.time_lines import print_time_estimate
 from experiments.sweeps.grid import UpFrontCheck
 
 
@@ -92,14 +90,9 @@ def print_later_stages(check: UpFrontCheck) -> None:
     print(f"{planned_total(fair)} jobs in stages 1 and 2{extra}.")
 
 
-def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]]) -> tuple[int, float]:
+def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]] | None = None) -> tuple[int, float]:
     """Parameters and forward MFLOPs per image of the job's network (built once per distinct network)."""
-    from experiments.cli.layers_command import layer_table_of
+    from experiments.cli.layers_command import network_totals
 
-    key = json.dumps(
-        [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str
-    )
-    if key not in cache:
-        totals = layer_table_of(cfg)["totals"]
-        cache[key] = (int(totals["params"]), totals["flops"] / 1e6)
-    return cache[key]
+    totals = network_totals(cfg)
+    return int(totals["params"]), totals["flops"] / 1e6

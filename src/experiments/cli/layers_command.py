@@ -13,9 +13,22 @@ import json
 import sys
 from typing import Any
 
-from omegaconf import DictConfig, open_dict
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments.config import ConfigError, compose
+
+_TOTALS: dict[str, dict[str, Any]] = {}
+
+
+def network_totals(cfg: DictConfig) -> dict[str, Any]:
+    """The layer table's totals (``params``, ``flops`` per image) of ``cfg``'s network, built once per distinct
+    network in this process (the dry run's sizes, time and disk estimates share them)."""
+    key = json.dumps(
+        [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str
+    )
+    if key not in _TOTALS:
+        _TOTALS[key] = layer_table_of(cfg)["totals"]
+    return _TOTALS[key]
 
 
 def layer_table_of(cfg: DictConfig) -> dict[str, Any]:

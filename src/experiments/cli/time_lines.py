@@ -7,11 +7,10 @@ torch-free lines, and ``--help`` and composing never reach it.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
 from experiments.sweeps.grid import UpFrontCheck
 from experiments.sweeps.time_estimate import (
@@ -27,16 +26,11 @@ from experiments.sweeps.time_estimate import (
 )
 
 
-def _flops(cfg: DictConfig, cache: dict[str, float]) -> float:
+def _flops(cfg: DictConfig, cache: dict[str, float] | None = None) -> float:
     """Forward FLOPs per image of the job's network (the layer table; built once per distinct network)."""
-    from experiments.cli.layers_command import layer_table_of
+    from experiments.cli.layers_command import network_totals
 
-    key = json.dumps(
-        [OmegaConf.to_container(cfg.model.net, resolve=True), cfg.data.channels, cfg.image_size], default=str
-    )
-    if key not in cache:
-        cache[key] = float(layer_table_of(cfg)["totals"]["flops"])
-    return cache[key]
+    return float(network_totals(cfg)["flops"])
 
 
 def _rate(cfg: DictConfig) -> tuple[str, Rate | None]:
@@ -140,7 +134,7 @@ def print_run_estimate(cfg: DictConfig) -> None:
     try:
         kind, rate = _rate(cfg)
         estimate = job_time(cfg, _flops(cfg, {}), rate) if rate is not None else None
-    except Exception:  # noqa: BLE001 - an estimate must never stop a run
+    except Exception:
         return
     if estimate is not None:
         print(f"Estimated time on {kind}: {_what(estimate)}", flush=True)

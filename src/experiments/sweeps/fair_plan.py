@@ -166,7 +166,7 @@ def at_edge(settings: FairSettings, point: int) -> bool:
     if not settings.tune or len(settings.tune) < 2:
         return False
     chosen = settings.tune[point]
-    for index, key in enumerate(settings.tuned_keys):
+    for index in range(len(settings.tuned_keys)):
         values = sorted({p[index] for p in settings.tune}, key=lambda o: _number(o.split("=", 1)[1]))
         if len(values) > 1 and chosen[index] in (values[0], values[-1]):
             return True

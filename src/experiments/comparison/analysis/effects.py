@@ -25,7 +25,6 @@ from experiments.comparison.analysis.distinct import provenance as run_provenanc
 from experiments.comparison.analysis.effects_anova import anova_rows, assumption_checks, fit_anova
 from experiments.comparison.analysis.effects_findings import findings
 from experiments.comparison.analysis.effects_permutation import permutation_check
-from experiments.comparison.analysis.equivalence import DEFAULT_SESOI
 from experiments.comparison.analysis.effects_results import (
     CellMean,
     Contrast,
@@ -38,6 +37,7 @@ from experiments.comparison.analysis.effects_results import (
     SeedsPerCell,
     SimpleEffect,
 )
+from experiments.comparison.analysis.equivalence import DEFAULT_SESOI
 from experiments.comparison.analysis.grouping import LABELS, value_of
 from experiments.records.run_record import RunRecord
 
