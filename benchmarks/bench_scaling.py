@@ -92,7 +92,7 @@ def fit(
     logger and callbacks, without validation and checkpoints."""
     clock = EpochClock(warmup)
     callbacks = [
-        instantiate(c) for c in cfg.callbacks.values() if c and "ModelCheckpoint" not in c.get("_target_", "")
+        instantiate(c) for name, c in cfg.callbacks.items() if c and name != "checkpoint"  # no checkpoints
     ]
     trainer = instantiate(
         cfg.trainer,

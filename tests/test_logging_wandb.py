@@ -14,7 +14,7 @@ from .conftest import TINY, cli_env, run_cli
 def test_a_resumed_wandb_run_keeps_its_name_and_steps_on_from_where_it_stopped(tmp_path):
     run_dir = tmp_path / "run"
     env = cli_env(WANDB_SILENT="false")  # W&B's own warnings are printed
-    first = run_cli("logger=wandb", *TINY, f"hydra.run.dir={run_dir}", cwd=tmp_path, env=env)
+    first = run_cli("logger=wandb", *TINY, "checkpoints.keep=all", f"hydra.run.dir={run_dir}", cwd=tmp_path, env=env)
     assert first.returncode == 0, first.stderr[-3000:]
     before = read_offline_run(run_dir)  # a run dir is read as its W&B run
     second = run_cli(f"resume={run_dir}", "trainer.max_epochs=2", cwd=tmp_path, env=env)
@@ -25,7 +25,7 @@ def test_a_resumed_wandb_run_keeps_its_name_and_steps_on_from_where_it_stopped(t
     run = read_offline_run(run_dir)  # both attempts, in order
     results = RunRecord.read(run_dir)
     assert run.run_id == before.run_id == results.wandb["run_id"]
-    assert run.name == results.name == ",".join(["trainer.max_epochs=2", *TINY[1:]])  # no logger=, resume=
+    assert run.name == results.name == ",".join(["trainer.max_epochs=2", *TINY[1:], "checkpoints.keep=all"])  # no logger=, resume=
     assert len(run.history) > len(before.history)
     steps = [row["_step"] for row in run.history]
     assert steps == sorted(steps)  # W&B's step goes on from the first attempt's, not from 0

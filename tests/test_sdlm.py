@@ -135,7 +135,7 @@ def test_a_real_run_estimates_the_curvature_every_epoch(tmp_path) -> None:
     holds a curvature for every trainable parameter (the module's hook ran)."""
     run_dir = tmp_path / "run"
     args = ["optimizer=sdlm", "model=lenet5_classic", "activation=scaled_tanh", "pooling=avg"]
-    done = run_cli(*args, *QUICK, "trainer.max_epochs=2", f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    done = run_cli(*args, *QUICK, "trainer.max_epochs=2", "checkpoints.keep=all", f"hydra.run.dir={run_dir}", cwd=tmp_path)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     assert "jit" not in done.stdout + done.stderr  # torch.func.hessian's forward mode warned once a run
     assert RunRecord.read(run_dir).metrics["test/acc"] > 0.5

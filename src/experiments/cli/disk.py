@@ -159,8 +159,10 @@ def refuse_full_disk(
     """A ConfigError (one line: the numbers and the dir) where the peak would not fit in the free space."""
     if not configs:
         return
-    largest, peak, at_once = sweep_disk(configs, launcher, later)
     free, where = free_bytes(output_dir)
+    if not os.access(where, os.W_OK):
+        return  # a dir nobody can write to is refused as that (cli/train.py), not as a full disk
+    largest, peak, at_once = sweep_disk(configs, launcher, later)
     if peak > free:
         raise ConfigError(
             "checkpoints",
@@ -178,8 +180,8 @@ PLENTY = 16 * 2**30
 
 def refuse_full_disk_for_run(cfg: DictConfig) -> None:
     """A single run's disk check: sized only where the output dir's free space is below :data:`PLENTY`."""
-    free, _ = free_bytes(cfg.hydra.run.dir)
-    if free < PLENTY:
+    free, where = free_bytes(cfg.hydra.run.dir)
+    if free < PLENTY and os.access(where, os.W_OK):
         refuse_full_disk([cfg], None, cfg.hydra.run.dir, "this run")
 
 

@@ -92,8 +92,14 @@ def resolve_resume(
         checkpoint = latest_checkpoint(path, skipped)
         if checkpoint is None:
             found = "; ".join(skipped) or "none is there"
+            finished = (
+                ": a run that ended ok keeps its best weights only (checkpoints.keep=all keeps last.ckpt to "
+                "train it further); experiments test <run dir> evaluates them"
+                if RunRecord.read(path).ok and not skipped
+                else ""
+            )
             raise ConfigError(
-                "resume", f"{value} has no checkpoints/interrupted.ckpt or last.ckpt that loads ({found})"
+                "resume", f"{value} has no checkpoints/interrupted.ckpt or last.ckpt that loads ({found}){finished}"
             )
         return path, checkpoint
     if path.suffix != ".ckpt":
