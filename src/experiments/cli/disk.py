@@ -65,7 +65,7 @@ def job_disk(params: int, cfg: DictConfig) -> JobDisk:
     return JobDisk(peak=weights + 2 * whole + LOG_BYTES, end=weights + LOG_BYTES)
 
 
-def params_of(cfg: DictConfig, cache: dict[str, int] | None = None) -> int:
+def params_of(cfg: DictConfig) -> int:
     """The network's parameter count from the layer table (the dry run's), built once per distinct network."""
     from experiments.cli.layers_command import network_totals
 
@@ -132,8 +132,7 @@ def later_jobs(check: Any) -> int:
 def sweep_disk(configs: list[DictConfig], launcher: Any, later: int = 0) -> tuple[JobDisk, int, int]:
     """(the largest job's disk, the sweep's peak, jobs at once) for the jobs that will run; ``later`` jobs
     (a fair study's later stages, not composed yet) are counted as the largest."""
-    cache: dict[str, int] = {}
-    disks = [job_disk(params_of(cfg, cache), cfg) for cfg in configs]
+    disks = [job_disk(params_of(cfg), cfg) for cfg in configs]
     disks += [max(disks, key=lambda d: d.peak)] * later
     at_once = concurrent_jobs(launcher, len(disks))
     return max(disks, key=lambda d: d.peak), sweep_peak(disks, at_once), at_once

@@ -16,7 +16,6 @@ def print_dry_run(check: UpFrontCheck) -> int:
     later = [line for line in check.problems if line not in numbered]  # a fair study's later stages
     fixed = [o for o in check.jobs[0] if all(o in job for job in check.jobs)] if check.jobs else []
     print(f"Every job: {' '.join(o for o in fixed if not o.startswith('sweep.')) or '(the defaults)'}")
-    sizes: dict[str, tuple[int, float]] = {}
     rows = []
     for number, (job, cfg) in enumerate(zip(check.jobs, check.configs)):
         overrides = " ".join(o for o in job if o not in fixed) or "(defaults)"
@@ -29,7 +28,7 @@ def print_dry_run(check: UpFrontCheck) -> int:
                 (str(number), overrides, f"same experiment as job {earlier}: not worth running", "", "")
             )
             continue
-        params, mflops = _size(cfg, sizes)
+        params, mflops = _size(cfg)
         rows.append((str(number), overrides, "ok", f"{params:,}", f"{mflops:,.2f}"))
     widths = [
         max(len(r[i]) for r in [("job", "overrides", "check", "params", "MFLOPs"), *rows]) for i in range(5)
@@ -90,7 +89,7 @@ def print_later_stages(check: UpFrontCheck) -> None:
     print(f"{planned_total(fair)} jobs in stages 1 and 2{extra}.")
 
 
-def _size(cfg: DictConfig, cache: dict[str, tuple[int, float]] | None = None) -> tuple[int, float]:
+def _size(cfg: DictConfig) -> tuple[int, float]:
     """Parameters and forward MFLOPs per image of the job's network (built once per distinct network)."""
     from experiments.cli.layers_command import network_totals
 

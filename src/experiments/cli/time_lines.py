@@ -26,7 +26,7 @@ from experiments.sweeps.time_estimate import (
 )
 
 
-def _flops(cfg: DictConfig, cache: dict[str, float] | None = None) -> float:
+def _flops(cfg: DictConfig) -> float:
     """Forward FLOPs per image of the job's network (the layer table; built once per distinct network)."""
     from experiments.cli.layers_command import network_totals
 
@@ -49,9 +49,8 @@ def _estimates(check: UpFrontCheck) -> tuple[list[JobTime | None], str, Rate | N
     kind, rate = _rate(runnable[0])
     if rate is None:
         return [], kind, None
-    cache: dict[str, float] = {}
     times = [
-        job_time(cfg, _flops(cfg, cache), rate) if cfg is not None and n not in check.identical else None
+        job_time(cfg, _flops(cfg), rate) if cfg is not None and n not in check.identical else None
         for n, cfg in enumerate(check.configs)
     ]
     return times, kind, rate
@@ -133,7 +132,7 @@ def print_run_estimate(cfg: DictConfig) -> None:
     Never fails the run: an estimate it cannot make is left out."""
     try:
         kind, rate = _rate(cfg)
-        estimate = job_time(cfg, _flops(cfg, {}), rate) if rate is not None else None
+        estimate = job_time(cfg, _flops(cfg), rate) if rate is not None else None
     except Exception:
         return
     if estimate is not None:

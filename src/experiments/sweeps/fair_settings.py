@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from experiments.config import ConfigError
+from experiments.config.limits import whole
 from experiments.sweeps.fair_plan import STAGE_KEY, TUNED_KEY, FairSettings
 
 # Keys an arm may not vary: what stops a job is the same for every arm.
@@ -76,7 +77,7 @@ def fair_settings(sweeper: Mapping[str, Any], task_overrides: Sequence[str]) -> 
     if mode not in ("max", "min"):
         raise ConfigError("hydra.sweeper.mode", "must be max or min")
     max_seeds = sweeper.get("max_seeds")
-    if max_seeds is not None and (isinstance(max_seeds, bool) or not isinstance(max_seeds, int) or max_seeds < len(seeds)):
+    if max_seeds is not None and not whole(max_seeds, len(seeds)):
         raise ConfigError("hydra.sweeper.max_seeds", f"must be null (off) or a whole number >= the {len(seeds)} seeds")
     return FairSettings(
         arms=arms,
@@ -96,7 +97,7 @@ def _seeds(value: Any, key: str) -> list[int]:
     from experiments.config.limits import SEED_MAX
 
     values = list(value) if isinstance(value, Sequence) and not isinstance(value, str) else None
-    if not values or any(isinstance(s, bool) or not isinstance(s, int) or not 0 <= s <= SEED_MAX for s in values):
+    if not values or any(not whole(s, 0) or s > SEED_MAX for s in values):
         raise ConfigError(f"hydra.sweeper.{key}", f"must be a non-empty list of seeds in [0, {SEED_MAX}], e.g. [0, 1, 2]")
     if len(set(values)) != len(values):
         raise ConfigError(f"hydra.sweeper.{key}", "holds a seed twice")
