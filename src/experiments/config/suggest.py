@@ -30,7 +30,7 @@ def nearest_keys(cfg: DictConfig, wrong: str, most: int = 3) -> list[str]:
     """Real keys that ``wrong`` most likely meant: close spellings, the same leaf elsewhere, or its initials.
 
     ``trainer.max_epoch`` -> ``trainer.max_epochs``; ``model.dropout`` -> ``model.net.dropout``;
-    ``optimizer.learning_rate`` -> ``optimizer.lr``.
+    ``optimizer.learning_rate`` -> ``optimizer.lr``; ``hydra.launcher.cpus`` -> ``cpus_per_task``.
     """
     keys = list(dotted_keys(cfg))
     leaf = wrong.rsplit(".", 1)[-1]
@@ -47,6 +47,8 @@ def nearest_keys(cfg: DictConfig, wrong: str, most: int = 3) -> list[str]:
             leaf_score = difflib.SequenceMatcher(None, leaf, key_leaf).ratio()
             if _initials(leaf) == key_leaf or _initials(key_leaf) == leaf:
                 leaf_score = 0.95
+            elif leaf in key_leaf.split("_"):  # cpus -> cpus_per_task, epochs -> max_epochs
+                leaf_score = 0.9
             score = max(score, 0.2 + 0.75 * leaf_score)
         if score >= 0.7:
             scored[key] = score

@@ -60,7 +60,7 @@ def current_job(fallback_dir: str | Path = ".") -> JobInfo:
     # Unresolved: an override like `+token=${oc.env:API_TOKEN}` names the variable, never its value;
     # a secret typed in one is masked (the job's name, swept values, tags and W&B name come from here).
     task = redact(OmegaConf.to_container(hydra.overrides.task, resolve=False))
-    overrides = tuple(str(o) for o in task if not str(o).lstrip("+~").startswith("hydra."))
+    overrides = tuple(str(o) for o in task if not str(o).lstrip("+~").startswith(("hydra.", "sweep.")))
     run_dir = Path(hydra.runtime.output_dir)
     choices = {
         str(group): str(option)

@@ -2,7 +2,9 @@
 
 So a run that is still training is never taken over (``resume=``, a second run in the same dir, a
 sweep resumed twice), and a killed run can be resumed at once. The file holds the holder's PID.
-A single run holds its dir with :func:`claimed_run_dir`, a sweep job with :func:`claim_job`.
+A single run holds its dir with :func:`claimed_run_dir`, a sweep job with :func:`claim_job`. Where a
+cluster starts one process per DDP rank (SLURM tasks, torchrun), rank 0 holds the lock for the job and
+the other ranks take none (:func:`cluster_rank`).
 """
 
 from __future__ import annotations
@@ -36,15 +38,27 @@ class RunLocked(Exception):
         return RunLocked, (self.run_dir, self.pid)
 
 
+def cluster_rank() -> int:
+    """This process's rank where the cluster started one process per rank (SLURM: ``SLURM_PROCID`` of
+    ``SLURM_NTASKS`` > 1; torchrun: ``RANK``), else 0. Only rank 0 claims the job, writes its record and
+    prints; the others train beside it."""
+    if int(os.environ.get("SLURM_NTASKS", "1") or 1) > 1:
+        return int(os.environ.get("SLURM_PROCID", "0") or 0)
+    if "LOCAL_RANK" in os.environ and "RANK" in os.environ:
+        return int(os.environ["RANK"] or 0)
+    return 0
+
+
 def lock_run_dir(run_dir: str | Path, tries: int = 3) -> bool:
-    """Take ``run_dir``'s lock for this process (making the dir); False where this process holds it already.
+    """Take ``run_dir``'s lock for this process (making the dir); False where this process holds it already,
+    or where it is an extra rank of a cluster-launched job (rank 0 holds the lock for the job).
 
     Raises :class:`RunLocked` where another process holds it, ``OSError`` where the dir is not writable.
     Temporary files that killed writers left in the dir are removed once the lock is held.
     """
     run_dir = Path(run_dir)
     key = run_dir.resolve()
-    if key in _held:
+    if key in _held or cluster_rank() > 0:
         return False
     run_dir.mkdir(parents=True, exist_ok=True)
     handle = open(run_dir / LOCK_FILE, "a+")  # noqa: SIM115 (held while the run goes on)

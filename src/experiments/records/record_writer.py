@@ -46,6 +46,16 @@ class RecordWriter:
         self.record = RunRecord(status="running", path=str(run_dir))
         self._earlier = self.path.is_file()
 
+    @classmethod
+    def completing(cls, run_dir: str | Path) -> RecordWriter:
+        """A writer that completes the record in ``run_dir`` in place: this attempt's record (``running``,
+        ``interrupted``) gets its end written by the launcher that saw the job die, not kept as an attempt."""
+        writer = cls(run_dir)
+        earlier = RunRecord.read(run_dir)
+        if earlier.status in ("running", "interrupted"):
+            writer.record, writer._earlier = earlier, False
+        return writer
+
     def _keep_earlier_attempt(self) -> None:
         attempt = 1
         while (kept := RunRecord.attempt_file(self.path.parent, attempt)).exists():

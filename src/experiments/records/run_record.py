@@ -85,6 +85,9 @@ class RunRecord:
     limited_evaluation: dict[str, Any] | None = None
     # ``experiments test``: what was evaluated (checkpoint, run dir, the data it was trained on).
     evaluated: dict[str, Any] | None = None
+    # A job that its scheduler ended (SLURM: CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED), as the
+    # launcher read it when the job returned nothing (hydra_plugins/experiments_launcher/submitit_launcher.py).
+    scheduler_state: str | None = None
     note: str | None = None
     schema_version: int = SCHEMA_VERSION
     extra: dict[str, Any] = field(default_factory=dict)  # keys of other versions, written back as read
@@ -118,6 +121,7 @@ class RunRecord:
         "test_predictions": (str,),
         "limited_evaluation": (dict,),
         "evaluated": (dict,),
+        "scheduler_state": (str,),
     }
 
     # ---- reading -------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from experiments.config import ConfigError, compose
 from experiments.sweeps.fair_plan import FairSettings, planned_total, tuning_jobs
 from experiments.sweeps.fair_settings import fair_settings, is_fair
 from experiments.sweeps.identical import identical_jobs
+from experiments.sweeps.slurm_request import check_slurm_request
 from experiments.sweeps.time_estimate import parallelism
 
 
@@ -85,6 +86,7 @@ def check_sweep(argv: Sequence[str]) -> UpFrontCheck:
     fixed = [o for o in OverridesParser.create().parse_overrides(overrides) if not o.is_sweep_override()]
     first = compose([o.input_line for o in fixed if o.input_line], hydra_config=True, validated=False)
     check_launcher(first.hydra.launcher)
+    check_slurm_request(first.hydra.launcher)
     sweep = OmegaConf.create(
         {
             "hydra": {

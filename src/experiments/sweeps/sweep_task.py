@@ -7,6 +7,8 @@ runs jobs side by side, each gets its own device share.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -30,17 +32,21 @@ def sweep_task(
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    from experiments.records.lock import claim_job
+    from experiments.records.lock import claim_job, cluster_rank
     from experiments.training.task import objective, train
 
     if HydraConfig.get().mode != RunMode.MULTIRUN:
         return train(cfg, checked=checked)
+    if os.environ.get("SUBMITIT_EXECUTOR"):
+        _honour_early_sigterm()
     output_dir = Path(cfg.paths.output_dir)
     if cfg.get("sweep", {}).get("resume"):
         finished = _finished_record(output_dir)
         if finished is not None:
             print(f"Skipping finished job {output_dir} (sweep.resume)")
             return objective(cfg, finished.metrics)
+    if cluster_rank() > 0:  # a SLURM task of a DDP job: rank 0 claims the job and writes its record
+        return train(cfg, checked=checked)
     if held := claim_job(output_dir):  # released as the job ends (sweeps/progress.py)
         print(f"Skipping job {output_dir}: {held}", file=sys.stderr)
         return None
@@ -49,6 +55,18 @@ def sweep_task(
         if reused is not None:
             return reused
     return train(cfg, checked=checked, device_share=_device_share)
+
+
+def _honour_early_sigterm() -> None:
+    """submitit's job wrapper ignores SIGTERM ("Bypassing signal SIGTERM"), so a ``scancel`` before training
+    starts would go unheard and the job end ``ok``. Until the job's own graceful stop takes over (it restores
+    this handler after), SIGTERM stops the job at once; the launcher records it with SLURM's state."""
+    from experiments.training.signals import Interrupted
+
+    def stop(signum: int, frame: object) -> None:
+        raise Interrupted(signum)
+
+    signal.signal(signal.SIGTERM, stop)
 
 
 def _reuse_identical(cfg: DictConfig, earlier: int) -> float | None:

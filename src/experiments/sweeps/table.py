@@ -27,6 +27,7 @@ def job_rows(sweep_dir: Path) -> list[dict[str, Any]]:
     for job_dir in job_dirs:
         overrides_file = job_dir / ".hydra" / "overrides.yaml"
         overrides = [str(o) for o in OmegaConf.load(overrides_file)] if overrides_file.is_file() else []
+        overrides = [o for o in overrides if not o.lstrip("+~").startswith("sweep.")]  # how it ran, not what
         record = RunRecord.read(job_dir)
         device = record.device or {}
         rows.append(

@@ -64,6 +64,7 @@ def train(
         print(f"Config error: {error}", file=sys.stderr)
         return None
     from experiments.data.errors import DataSourceError
+    from experiments.records.lock import cluster_rank
     from experiments.training.job import run_job
     from experiments.training.ranks import RankLauncher, check_devices, processes_to_launch
     from experiments.training.signals import Interrupted
@@ -74,7 +75,7 @@ def train(
         share = device_share(cfg) if device_share is not None else None
         try:
             with RankLauncher(OmegaConf.to_container(cfg, resolve=True), world_size):
-                return run_job(cfg, share=share)
+                return run_job(cfg, share=share, rank_worker=cluster_rank() > 0)
         finally:
             if share is not None:
                 share.release()

@@ -163,8 +163,8 @@ def _set_aside_changed(jobs: Sequence[PlannedJob], sweep_dir: Path) -> None:
         record = RunRecord.read(run_dir)
         if record.status in ("missing", "unreadable"):
             continue
-        had = {o for o in record.overrides if not o.startswith("sweep.resume")}
-        if had and had != {o for o in job.overrides if not o.startswith("sweep.resume")}:
+        had = {o for o in record.overrides if not o.startswith("sweep.")}
+        if had and had != {o for o in job.overrides if not o.startswith("sweep.")}:
             n = 1
             while (aside := sweep_dir / f"{job.number}.superseded-{n}").exists():
                 n += 1

@@ -23,10 +23,11 @@ from pathlib import Path
 from typing import Any
 
 from hydra.core.singleton import Singleton
-from hydra.core.utils import JobReturn, JobStatus, configure_log, filter_overrides, setup_globals
+from hydra.core.utils import JobReturn, configure_log, filter_overrides, setup_globals
 from hydra_plugins.hydra_joblib_launcher._core import execute_job, process_joblib_cfg
 from hydra_plugins.hydra_joblib_launcher.joblib_launcher import JoblibLauncher
-from omegaconf import open_dict
+
+from hydra_plugins.experiments_launcher.lost_jobs import failed_return, record_failed, run_dir_of
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +95,7 @@ def launch_surviving(
                 continue
             except BrokenProcessPool:
                 pass
-            run_dir = _run_dir(launcher, job_overrides[i], initial_job_idx + i)
+            run_dir = run_dir_of(launcher, job_overrides[i], initial_job_idx + i)
             code = _died.get(_holder(run_dir) or -1)
             lost[i] = lost.get(i, 0) + 1
             if code is None and lost[i] < LOST_TRIES:
@@ -106,12 +107,12 @@ def launch_surviving(
                 pending.append(i)
                 continue
             why = killed_by(code) if code is not None else f"its worker process died {lost[i]} times"
-            _record_failed(run_dir, why)
+            record_failed(run_dir, why)
             print(
                 f"[job {initial_job_idx + i}] failed: {why}  {','.join(filter_overrides(job_overrides[i]))}",
                 flush=True,
             )
-            returns[i] = _failed_return(launcher, job_overrides[i], run_dir)
+            returns[i] = failed_return(job_overrides[i], run_dir)
     return [returns[i] for i in range(len(job_overrides))]
 
 
@@ -162,14 +163,6 @@ def _watch_deaths() -> None:
     process_executor.kill_process_tree = noting
 
 
-def _run_dir(launcher: JoblibLauncher, overrides: Sequence[str], idx: int) -> Path:
-    config = launcher.hydra_context.config_loader.load_sweep_config(launcher.config, list(overrides))
-    with open_dict(config):
-        config.hydra.job.id = f"{config.hydra.job.name}_{idx}"
-        config.hydra.job.num = idx
-    return Path(str(config.hydra.sweep.dir)) / str(config.hydra.sweep.subdir)
-
-
 def _holder(run_dir: Path) -> int | None:
     """The PID that last took the job's lock (``records.lock``): the worker that ran it."""
     from experiments.records.lock import LOCK_FILE
@@ -178,21 +171,3 @@ def _holder(run_dir: Path) -> int | None:
         return int((run_dir / LOCK_FILE).read_text().strip() or 0) or None
     except (OSError, ValueError):
         return None
-
-
-def _record_failed(run_dir: Path, why: str) -> None:
-    from experiments.records.record_writer import RecordWriter
-    from experiments.records.run_record import RunRecord
-
-    writer = RecordWriter(run_dir)
-    earlier = RunRecord.read(run_dir)
-    if earlier.status == "running":  # this attempt's record: completed in place, not kept as an attempt
-        writer.record, writer._earlier = earlier, False
-    writer.update(status="failed", error=why)
-
-
-def _failed_return(launcher: JoblibLauncher, overrides: Sequence[str], run_dir: Path) -> JobReturn:
-    """What a sweep job that failed returns (``experiments.training.task.train`` returns None)."""
-    ret = JobReturn(overrides=list(overrides), working_dir=str(run_dir), status=JobStatus.COMPLETED)
-    ret.return_value = None
-    return ret
