@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from experiments.records.run_record import RunRecord
 
@@ -33,6 +33,7 @@ def sweep_task(
     from hydra.types import RunMode
 
     from experiments.records.lock import claim_job, cluster_rank
+    from experiments.training.requeue import requeue_checkpoint
     from experiments.training.task import objective, train
 
     if HydraConfig.get().mode != RunMode.MULTIRUN:
@@ -45,6 +46,10 @@ def sweep_task(
         if finished is not None:
             print(f"Skipping finished job {output_dir} (sweep.resume)")
             return objective(cfg, finished.metrics)
+    if (checkpoint := requeue_checkpoint(output_dir)) is not None and not cfg.get("resume"):
+        with open_dict(cfg):  # requeued by SLURM: the run goes on from where it was stopped
+            cfg.resume = str(checkpoint)
+        print(f"Requeued by SLURM: continuing {output_dir} from {checkpoint.name}")
     if cluster_rank() > 0:  # a SLURM task of a DDP job: rank 0 claims the job and writes its record
         return train(cfg, checked=checked)
     if held := claim_job(output_dir):  # released as the job ends (sweeps/progress.py)

@@ -38,6 +38,7 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | 
     from experiments.training.loggers import build_loggers, finish_wandb, wandb_identity
     from experiments.training.recipe import train_and_test
     from experiments.training.report import next_steps, print_final
+    from experiments.training.requeue import saved_for_requeue
     from experiments.training.signals import GracefulStop, Interrupted
 
     carry_secrets(config_secrets(OmegaConf.to_container(cfg, resolve=False)))  # typed in an override
@@ -48,6 +49,7 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | 
         started=time.perf_counter(),
         share=share,
     )
+    began = time.time()
     previous = RunRecord.read(job.run_dir) if cfg.get("resume") and not rank_worker else RunRecord()
     if not rank_worker:
         if not cfg.get("resume"):
@@ -71,9 +73,12 @@ def run_job(cfg: DictConfig, *, rank_worker: bool = False, share: DeviceShare | 
     except (Interrupted, SIGTERMException, KeyboardInterrupt) as error:
         status = "interrupted"
         signum = getattr(error, "signum", 15 if isinstance(error, SIGTERMException) else 2)
+        requeue = saved_for_requeue(job.run_dir, began)  # SLURM preemption: it starts again (requeue.py)
         if job.results:
             job.results.update(
-                status="interrupted", error=f"stopped by signal {signum}", wall_time_s=_elapsed(job)
+                status="requeued" if requeue else "interrupted",
+                error=f"requeued by SLURM; continues from {requeue.name}" if requeue else f"stopped by signal {signum}",
+                wall_time_s=_elapsed(job),
             )
         raise Interrupted(signum) from None
     except BaseException as error:
