@@ -1,8 +1,10 @@
-"""Building blocks chosen by the config groups: activation, pooling operator and padded convolution.
+"""Building blocks chosen by the config groups: activation, pooling operator and the feature extractor
+(the padded convolutions are :mod:`experiments.models.convs`, the pooling remedies :mod:`experiments.models.pools`).
 
 A pooling option is a factory (a class or a ``functools.partial``, as Hydra's ``_partial_: true`` makes
 from ``conf/pooling/<name>.yaml``) that the builders call with the architecture's window:
-``kernel_size``, ``stride``, ``ceil_mode`` and ``padding`` (only when the window pads). An activation
+``kernel_size``, ``stride``, ``ceil_mode`` and ``padding`` (only when the window pads), and ``channels``
+and ``activation`` where its signature takes them (a learned pool). An activation
 option is a factory called with no arguments, once per activation module. Nothing here lists the
 options by name: a new one is a YAML file, plus a class below when torch has none.
 """
