@@ -41,7 +41,8 @@ class BlurMaxPool2d(nn.Module):
 
     The blur pads ``(filter_size - 1)`` in all, ``floor`` of half before and ``ceil`` after, by reflection
     (Zhang's default; replication where the map is too small to reflect), so the output size equals
-    ``MaxPool2d(kernel, stride, padding, ceil_mode)``'s. The filter is a non-persistent buffer: the
+    ``MaxPool2d(kernel, stride, padding, ceil_mode)``'s (with ``ceil_mode`` the input's bottom/right edge is
+    first padded with -inf, as far as that pool's last windows reach past it). The filter is a non-persistent buffer: the
     state_dict is a max pool's (empty). ``filter_size=4`` is antialiased-cnns' default.
     """
 
@@ -69,13 +70,14 @@ class BlurMaxPool2d(nn.Module):
         return self.kernel_size + self.filter_size - 1
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        peaks = self.max(x)
-        before = (self.filter_size - 1) // 2
-        after = self.filter_size - 1 - before
         extra = _ceil_extra(x.shape[-1], self.kernel_size, self.stride, self.padding, self.ceil_mode)
         extra_h = _ceil_extra(x.shape[-2], self.kernel_size, self.stride, self.padding, self.ceil_mode)
-        pads = (before, after + extra, before, after + extra_h)
-        small = max(pads[1], pads[3]) >= min(peaks.shape[-2:])
+        if extra or extra_h:  # ceil_mode's last windows reach past the edge: they see what is inside
+            x = F.pad(x, (0, extra, 0, extra_h), value=float("-inf"))
+        peaks = self.max(x)
+        before = (self.filter_size - 1) // 2
+        pads = (before, self.filter_size - 1 - before) * 2
+        small = pads[1] >= min(peaks.shape[-2:])  # reflection needs a pad narrower than the map
         peaks = F.pad(peaks, pads, mode="replicate" if small else "reflect")
         channels = peaks.shape[1]
         weight = self.filter.to(peaks.dtype).expand(channels, 1, self.filter_size, self.filter_size)
