@@ -73,7 +73,7 @@ def test_the_base_files_are_no_group_options():
 
 def test_a_fact_is_dropped_before_the_factory_is_called():
     factory = instantiate(OmegaConf.load(config_dir() / "activation" / "leaky_relu.yaml"))
-    assert factory.keywords["monotone"] is True and OPTION_FACTS == {"order_statistic", "monotone"}
+    assert factory.keywords["monotone"] is True and OPTION_FACTS == {"order_statistic", "monotone", "keeps_size", "learned"}
     kept = without_facts(factory)
     assert kept.keywords == {"negative_slope": 0.01, "inplace": True} and kept.func is torch.nn.LeakyReLU
     assert without_facts(torch.nn.ReLU) is torch.nn.ReLU

@@ -45,8 +45,8 @@ def test_default_composition_is_lenet5_on_digits():
 def test_documented_group_options_exist():
     expected = {
         "model": {"lenet5", "alexnet"},
-        "pooling": {"max", "avg", "min", "lp"},
-        "padding": {"valid", "same", "zeros", "constant", "reflect", "replicate", "circular"},
+        "pooling": {"max", "avg", "min", "lp", "blurmax", "strided_conv", "none"},
+        "padding": {"valid", "same", "zeros", "constant", "reflect", "replicate", "circular", "partial"},
         "activation": {"relu", "tanh", "sigmoid", "scaled_tanh", "leaky_relu", "elu", "gelu", "silu"},
         "optimizer": {"sgd", "adam", "adamw"},
         "scheduler": {"none", "cosine", "step", "onecycle"},

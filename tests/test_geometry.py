@@ -10,11 +10,13 @@ from experiments.models.geometry import (
     PADDING_MODES,
     Conv,
     Pool,
+    as_built,
     conv_output_size,
     conv_padding,
     pool_output_size,
 )
 from experiments.models.layers import make_conv, make_pool
+from experiments.models.option_facts import KEEPS_SIZE, states
 
 from .test_models import POOLINGS
 
@@ -54,10 +56,13 @@ def test_conv_output_size_matches_conv2d(size, kernel, stride, dilation, padding
 def test_pool_output_size_matches_pooling(size, kernel, stride, padding, ceil_mode, kind):
     if padding > kernel // 2 or (kind == "lp" and padding):
         return  # torch requires padding <= kernel/2; LP pooling has no padding
-    expected = pool_output_size(size, kernel, stride, padding, ceil_mode=ceil_mode)
+    layer = Pool("p", kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    (built,) = as_built([layer], states(POOLINGS[kind], KEEPS_SIZE))  # pooling=none: 1x1 at stride 1
+    expected = pool_output_size(size, built.kernel, built.stride, built.padding, ceil_mode=built.ceil_mode)
     if expected < 1:
         return
-    pool = make_pool(
-        POOLINGS[kind], Pool("p", kernel=kernel, stride=stride, padding=padding, ceil_mode=ceil_mode)
+    pool = make_pool(POOLINGS[kind], built, channels=2)  # a learned pool takes the map count
+    assert pool(torch.rand(1, 2, size, size)).shape[-1] == expected
+    assert expected == (
+        size if kind == "none" else pool_output_size(size, kernel, stride, padding, ceil_mode=ceil_mode)
     )
-    assert pool(torch.rand(1, 1, size, size)).shape[-1] == expected

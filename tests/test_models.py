@@ -25,6 +25,8 @@ from experiments.models.layers import (
     make_pool,
 )
 from experiments.models.lenet import lenet5
+from experiments.models.option_facts import KEEPS_SIZE, states
+from experiments.models.pools import BlurMaxPool2d, StridedConv2d
 
 
 def group_options(group: str) -> dict[str, object]:
@@ -43,6 +45,7 @@ PADDINGS = {
     "reflect": {"size": "same", "mode": "reflect"},
     "replicate": {"size": "same", "mode": "replicate"},
     "circular": {"size": "same", "mode": "circular"},
+    "partial": {"size": "same", "mode": "partial"},
 }
 WORKED_EXAMPLE = torch.tensor([[2, 2, 7, 3], [9, 4, 6, 1], [8, 5, 2, 4], [3, 1, 2, 6]], dtype=torch.float)[
     None, None
@@ -54,11 +57,14 @@ def n_params(module: torch.nn.Module) -> int:
 
 
 def test_group_options_are_factories_of_the_documented_modules():
-    assert {name: type(make_pool(f, Pool("p", 2, 2))) for name, f in POOLINGS.items()} == {
+    assert {name: type(make_pool(f, Pool("p", 2, 2), channels=3)) for name, f in POOLINGS.items()} == {
         "avg": torch.nn.AvgPool2d,
+        "blurmax": BlurMaxPool2d,
         "lp": torch.nn.LPPool2d,
         "max": torch.nn.MaxPool2d,
         "min": MinPool2d,
+        "none": torch.nn.Identity,
+        "strided_conv": StridedConv2d,
     }
     built = {name: make_activation(factory) for name, factory in ACTIVATIONS.items()}  # facts dropped
     assert {name: type(module) for name, module in built.items()} == {
@@ -144,14 +150,19 @@ def test_alexnet_heads(classes, count):
     assert n_params(alexnet(num_classes=classes)) == count
 
 
-@pytest.mark.parametrize("pooling", POOLINGS)
+def windows(net: torch.nn.Module, names: tuple[str, ...]) -> list[tuple[int, int]]:
+    """(kernel, stride) of the modules at the pool layers ``names`` (a strided conv's are pairs)."""
+    pools = [m for path, m in net.named_modules() if net.layer_names.get(path) in names]
+    return [tuple(v[0] if isinstance(v, tuple) else v for v in (p.kernel_size, p.stride)) for p in pools]
+
+
+@pytest.mark.parametrize("pooling", [p for p in POOLINGS if not states(POOLINGS[p], KEEPS_SIZE)])
 def test_pooling_type_never_changes_the_geometry(pooling):
+    """Except pooling=none, which states keeps_size (tests/test_remedies.py checks its geometry)."""
     lenet = lenet5(pooling=POOLINGS[pooling])
-    pools = [m for m in lenet.features if not isinstance(m, torch.nn.Conv2d | torch.nn.ReLU)]
-    assert [(p.kernel_size, p.stride) for p in pools] == [(2, 2), (2, 2)]
+    assert windows(lenet, ("S2", "S4")) == [(2, 2), (2, 2)]
     net = alexnet(num_classes=10, pooling=POOLINGS[pooling])
-    pools = [m for m in net.features if not isinstance(m, torch.nn.Conv2d | torch.nn.ReLU)]
-    assert [(p.kernel_size, p.stride) for p in pools] == [(3, 2)] * 3
+    assert windows(net, ("pool1", "pool2", "pool5")) == [(3, 2)] * 3
     assert net.features(torch.zeros(1, 3, 224, 224)).shape == (1, 256, 6, 6)
 
 
@@ -171,7 +182,8 @@ def test_padding_same_keeps_size_and_modes_fill_differently():
         outputs[name] = conv(x)
     assert outputs["valid"].shape[-1] == 8 and outputs["same"].shape[-1] == 12
     torch.testing.assert_close(outputs["same"], outputs["zeros"])
-    for a, b in itertools.combinations(["zeros", "constant", "reflect", "replicate", "circular"], 2):
+    modes = ["zeros", "constant", "reflect", "replicate", "circular", "partial"]
+    for a, b in itertools.combinations(modes, 2):
         assert not torch.allclose(outputs[a], outputs[b]), (a, b)
 
 

@@ -17,6 +17,7 @@ from experiments.models.alexnet import alexnet, alexnet_bn, alexnet_paper
 from experiments.models.architectures import LENET5_CLASSIC
 from experiments.models.layers import EuclideanRBF, LocalResponseNorm, PartialConv2d, Subsampling2d
 from experiments.models.lenet import C3_TABLE, RBFLoss, digit_bitmaps, lenet5, lenet5_classic
+from experiments.models.option_facts import LEARNED, states
 
 from .conftest import compose_config
 from .test_models import ACTIVATIONS, POOLINGS
@@ -35,7 +36,10 @@ PADDINGS = [
     {"size": "same", "mode": "constant", "value": 0.5},
     {"size": "same", "mode": "reflect"},
     {"size": "full", "mode": "zeros"},
+    {"size": "same", "mode": "partial"},
 ]
+# The S layers are trainable subsampling: a learned pool (strided_conv) is refused there (tests/test_remedies.py).
+CLASSIC_POOLINGS = {name: p for name, p in POOLINGS.items() if not states(p, LEARNED)}
 
 
 def n_params(module: torch.nn.Module) -> int:
@@ -149,9 +153,9 @@ def test_only_average_pooling_sums_the_window():
 
     scales = {
         name: lenet5_classic(pooling=pooling).features.S2.scale
-        for name, pooling in {**POOLINGS, "mean": Mean}.items()
+        for name, pooling in {**CLASSIC_POOLINGS, "mean": Mean}.items()
     }
-    assert scales == {"avg": 4.0, "mean": 4.0, "lp": 1.0, "max": 1.0, "min": 1.0}
+    assert scales == {"avg": 4.0, "mean": 4.0, "lp": 1.0, "max": 1.0, "min": 1.0, "blurmax": 1.0, "none": 1.0}
 
 
 def test_classic_lenet5_takes_its_layers_and_refuses_another_structure():
@@ -171,12 +175,12 @@ def test_classic_lenet5_options_fail_clearly():
         lenet5_classic(block_order="pool-conv")
 
 
-@pytest.mark.parametrize(("pooling", "padding"), itertools.product(POOLINGS, PADDINGS))
+@pytest.mark.parametrize(("pooling", "padding"), itertools.product(CLASSIC_POOLINGS, PADDINGS))
 def test_classic_lenet5_trains_with_every_pooling_and_padding(pooling, padding):
     torch.manual_seed(0)
     for block_order in ("conv-act-pool", "conv-pool-act"):
         net = lenet5_classic(
-            pooling=POOLINGS[pooling],
+            pooling=CLASSIC_POOLINGS[pooling],
             padding=padding,
             activation=ACTIVATIONS["tanh"],
             block_order=block_order,

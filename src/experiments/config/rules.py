@@ -35,9 +35,17 @@ from experiments.models.geometry import (
     GeometryError,
     Layer,
     Pool,
+    as_built,
     feature_sizes,
 )
-from experiments.models.option_facts import MONOTONE, ORDER_STATISTIC
+from experiments.models.option_facts import (
+    KEEPS_SIZE,
+    LEARNED,
+    LEARNED_IN_SUBSAMPLING,
+    MONOTONE,
+    ORDER_STATISTIC,
+    SUBSAMPLING_BUILDERS,
+)
 
 # Lightning 2.x's precision flags (``Trainer(precision=...)``), as text.
 PRECISIONS = (
@@ -136,10 +144,19 @@ RULES: tuple[Rule, ...] = (
         "model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
     ),
     Rule("pooling.norm_type", lambda v: _number(v) and v > 0, "must be a positive number", optional=True),
-    *(  # the options' facts that sweeps/identical.py reads (models/option_facts.py)
+    Rule(
+        "pooling.filter_size",
+        lambda v: _integer(v) and 1 <= v <= 64,
+        "must be an integer in [1, 64] (the blur's side; 4 is Zhang's default)",
+        optional=True,
+    ),
+    *(  # the options' facts that sweeps/identical.py and the geometry read (models/option_facts.py)
         Rule(key, lambda v: isinstance(v, bool), "must be true or false", optional=True)
         for key in (
             f"pooling.{ORDER_STATISTIC}",
+            f"pooling.{KEEPS_SIZE}",
+            f"pooling.{LEARNED}",
+            "pooling.activate",
             f"activation.{MONOTONE}",
             "model.pool_follows_activation",
             *BOOLEANS,
@@ -270,9 +287,13 @@ def _validate(cfg: DictConfig) -> None:
             "data.val_fraction",
             f"val_fraction + test_fraction = {held_out:g} leaves no training data; keep their sum below 1",
         )
+    learned = OmegaConf.select(cfg, f"pooling.{LEARNED}", default=False) is True
+    if learned and OmegaConf.select(cfg, "model.net._target_", default=None) in SUBSAMPLING_BUILDERS:
+        raise ConfigError("pooling", LEARNED_IN_SUBSAMPLING)
     layers = model_layers(cfg)
     if layers is None:
         return
+    layers = as_built(layers, OmegaConf.select(cfg, f"pooling.{KEEPS_SIZE}", default=False) is True)
     try:
         sizes = feature_sizes(layers, cfg.image_size, cfg.padding.size)
     except GeometryError as error:

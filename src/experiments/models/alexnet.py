@@ -12,7 +12,7 @@ from torch import nn
 
 from experiments.models.architectures import ALEXNET, ALEXNET_BN, ALEXNET_PAPER
 from experiments.models.choices import INITS, NORMS, TOWERS
-from experiments.models.geometry import Conv, Layer, feature_sizes
+from experiments.models.geometry import Conv, Layer, as_built, feature_sizes
 from experiments.models.layers import (
     RELU,
     ActivationFactory,
@@ -21,6 +21,7 @@ from experiments.models.layers import (
     build_features,
     make_activation,
 )
+from experiments.models.option_facts import KEEPS_SIZE, states
 
 IMAGENET_WEIGHTS = "IMAGENET1K_V1"
 IMAGENET_URL = "https://download.pytorch.org/models/alexnet-owt-7be5be79.pth"
@@ -49,6 +50,7 @@ class AlexNet(nn.Module):
         dropout: float = 0.5,
     ) -> None:
         super().__init__()
+        layers = as_built(layers, states(pooling, KEEPS_SIZE))  # pooling=none: the maps keep their size
         feature_sizes(layers, image_size, (padding or {}).get("size", "model"))
         features = build_features(
             layers,
@@ -180,6 +182,7 @@ class AlexNet2012(nn.Module):
             raise ValueError(f"model.net.norm must be one of {NORMS}, got {norm!r}")
         if init not in INITS:
             raise ValueError(f"model.net.init must be 'paper' or 'default', got {init!r}")
+        layers = as_built(layers, states(pooling, KEEPS_SIZE))
         feature_sizes(layers, image_size, (padding or {}).get("size", "model"))
         layers = tuple(
             replace(layer, groups=groups) if isinstance(layer, Conv) and layer.name in TOWER_CONVS else layer

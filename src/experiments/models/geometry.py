@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 PADDING_SIZES = ("model", "valid", "same", "full")
-PADDING_MODES = ("zeros", "constant", "reflect", "replicate", "circular")
+# ``partial``: zero padding re-weighted by window area / in-image taps (Liu et al. 2018, models/convs.py).
+PADDING_MODES = ("zeros", "constant", "reflect", "replicate", "circular", "partial")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,17 @@ class Pool:
 
 
 Layer = Conv | Pool
+
+
+def as_built(layers: Sequence[Layer], keeps_size: bool = False) -> tuple[Layer, ...]:
+    """The layer list as the network is built: with a pooling that keeps the size (``pooling=none``, the
+    option's ``keeps_size: true``) each pool's window is 1x1 at stride 1, so every later size is the true one."""
+    if not keeps_size:
+        return tuple(layers)
+    return tuple(
+        replace(layer, kernel=1, stride=1, padding=0, ceil_mode=False) if isinstance(layer, Pool) else layer
+        for layer in layers
+    )
 
 
 class GeometryError(ValueError):

@@ -14,6 +14,7 @@ from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
 from experiments.models.layers import EuclideanRBF, PartialConv2d, Subsampling2d
+from experiments.models.pools import BlurMaxPool2d, StridedConv2d
 
 CONV_TYPES = (nn.Conv2d, PartialConv2d)
 FC_TYPES = (nn.Linear, EuclideanRBF)
@@ -55,8 +56,8 @@ def summarize(net: nn.Module, channels: int, image_size: int) -> dict[str, Any]:
         seen.add(path)
         rf, jump = _receptive_field(module, in_shape, out_shape, rf, jump)
         kind = _kind(module)
-        if isinstance(module, QUIET_TYPES) or kind == "activation":
-            continue
+        if (isinstance(module, QUIET_TYPES) and path not in names) or kind == "activation":
+            continue  # a named one stays a row: pooling=none's Identity at S2
         flops = int(sum(counts.get(f"{root}.{path}", {}).values()))
         rows.append(
             {
@@ -95,8 +96,9 @@ def summarize(net: nn.Module, channels: int, image_size: int) -> dict[str, Any]:
     return {"input": [channels, image_size, image_size], "layers": rows, "totals": totals, "shares": shares}
 
 
-# Modules with children that count as one layer (the pool inside a subsampling layer is no row).
-LAYER_TYPES: tuple[type[nn.Module], ...] = (Subsampling2d,)
+# Modules with children that count as one layer (the pool inside a subsampling layer, the activation
+# inside a strided-conv pool and the max pool inside a blur pool are no rows).
+LAYER_TYPES: tuple[type[nn.Module], ...] = (Subsampling2d, StridedConv2d, BlurMaxPool2d)
 
 
 def _layers(net: nn.Module) -> list[nn.Module]:
@@ -165,7 +167,9 @@ def _first(value: Any) -> int:
 def _receptive_field(
     module: nn.Module, in_shape: tuple[int, ...], out_shape: tuple[int, ...], rf: int | None, jump: int
 ) -> tuple[int | None, int]:
-    """Grow ``rf`` by ``(k - 1) * dilation * jump`` and ``jump`` by the stride; ``None`` once global."""
+    """Grow ``rf`` by ``(k - 1) * dilation * jump`` and ``jump`` by the stride; ``None`` once global.
+
+    ``k`` is a module's ``reach`` where it has one (a blur pool: its max window plus the blur filter)."""
     if rf is None:
         return None, jump
     if isinstance(module, nn.Flatten | nn.Linear | EuclideanRBF):
@@ -177,7 +181,7 @@ def _receptive_field(
         stride = max(size_in // size_out, 1)
         kernel = size_in - (size_out - 1) * stride
         return rf + (kernel - 1) * jump, jump * stride
-    kernel = getattr(module, "kernel_size", None)
+    kernel = getattr(module, "reach", None) or getattr(module, "kernel_size", None)
     if kernel is None:
         return rf, jump
     stride = getattr(module, "stride", None) or kernel

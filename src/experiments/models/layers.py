@@ -1,14 +1,17 @@
-"""Building blocks chosen by the config groups: activation, pooling operator and padded convolution.
+"""Building blocks chosen by the config groups: activation, pooling operator and the feature extractor
+(the padded convolutions are :mod:`experiments.models.convs`, the pooling remedies :mod:`experiments.models.pools`).
 
 A pooling option is a factory (a class or a ``functools.partial``, as Hydra's ``_partial_: true`` makes
 from ``conf/pooling/<name>.yaml``) that the builders call with the architecture's window:
-``kernel_size``, ``stride``, ``ceil_mode`` and ``padding`` (only when the window pads). An activation
+``kernel_size``, ``stride``, ``ceil_mode`` and ``padding`` (only when the window pads), and ``channels``
+and ``activation`` where its signature takes them (a learned pool). An activation
 option is a factory called with no arguments, once per activation module. Nothing here lists the
 options by name: a new one is a YAML file, plus a class below when torch has none.
 """
 
 from __future__ import annotations
 
+import inspect
 import math
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
@@ -19,7 +22,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from experiments.models.choices import BLOCK_ORDERS
-from experiments.models.geometry import PADDING_MODES, Conv, Layer, Pool, conv_padding
+from experiments.models.convs import cached_ratio, make_conv
+from experiments.models.geometry import PADDING_MODES, Conv, Layer, Pool
 from experiments.models.option_facts import without_facts
 
 # ``factory(kernel_size=..., stride=..., ceil_mode=..., [padding=...])`` -> a pooling module.
@@ -105,47 +109,26 @@ def lp_pool2d(
     return nn.LPPool2d(float(norm_type), kernel_size, stride=stride, ceil_mode=ceil_mode)
 
 
-def make_pool(pooling: PoolFactory, layer: Pool) -> nn.Module:
-    """The pooling operator from the group, the window (kernel, stride) from the architecture."""
+def make_pool(
+    pooling: PoolFactory, layer: Pool, channels: int | None = None, activation: ActivationFactory | None = None
+) -> nn.Module:
+    """The pooling operator from the group, the window (kernel, stride) from the architecture.
+
+    A factory that takes ``channels`` (a learned pool) gets the map count, one that takes ``activation``
+    a fresh module from ``activation`` (where given).
+    """
     window: dict[str, Any] = dict(kernel_size=layer.kernel, stride=layer.stride, ceil_mode=layer.ceil_mode)
     if layer.padding:
         window["padding"] = layer.padding
+    try:
+        takes = inspect.signature(without_facts(pooling)).parameters
+    except (TypeError, ValueError):  # no signature to read: the window alone
+        takes = {}
+    if "channels" in takes:
+        window["channels"] = channels
+    if "activation" in takes and activation is not None:
+        window["activation"] = make_activation(activation, f"layer '{layer.name}'")
     return _build(pooling, "pooling", f"layer '{layer.name}'", **window)
-
-
-class ConstantPadConv2d(nn.Conv2d):
-    """A ``Conv2d`` that pads with a constant value; its state_dict equals a plain ``Conv2d``'s."""
-
-    def __init__(self, *args: Any, pad: int, value: float, **kwargs: Any) -> None:
-        super().__init__(*args, padding=0, **kwargs)
-        self.pad = pad
-        self.value = value
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return super().forward(F.pad(x, (self.pad,) * 4, value=self.value))
-
-    def extra_repr(self) -> str:
-        return f"{super().extra_repr()}, pad={self.pad}, value={self.value}"
-
-
-def make_conv(in_channels: int, layer: Conv, padding: Mapping[str, Any] | None = None) -> nn.Conv2d:
-    """A convolution with the padding group's amount (``size``) and fill (``mode``, ``value``)."""
-    padding = dict(padding or {})
-    amount = conv_padding(layer, padding.get("size", "model"))
-    mode = padding.get("mode", "zeros")
-    shape = dict(
-        in_channels=in_channels,
-        out_channels=layer.out_channels,
-        kernel_size=layer.kernel,
-        stride=layer.stride,
-        dilation=layer.dilation,
-        groups=layer.groups,
-    )
-    if mode not in PADDING_MODES:
-        raise ValueError(f"unknown padding mode {mode!r}; choose one of {PADDING_MODES}")
-    if mode == "constant":
-        return ConstantPadConv2d(**shape, pad=amount, value=float(padding.get("value", 0.0)))
-    return nn.Conv2d(**shape, padding=amount, padding_mode=mode)
 
 
 class Features(NamedTuple):
@@ -200,8 +183,9 @@ def build_features(
             if extra is not None and norm_after_activation:
                 built.append((f"{layer.name}.{short_name(extra)}", extra))
             channels = layer.out_channels
-        elif isinstance(layer, Pool):
-            pool = (layer.name, make_pool(pooling, layer))
+        elif isinstance(layer, Pool):  # in conv-pool-act the block's activation follows the pool already
+            after = activation if block_order == "conv-act-pool" else None
+            pool = (layer.name, make_pool(pooling, layer, channels, after))
             if block_order == "conv-pool-act":
                 built.insert(activation_index, pool)
             else:
@@ -272,6 +256,7 @@ class PartialConv2d(nn.Module):
         self.weight = nn.Parameter(torch.empty(len(index), kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_channels))
         self.register_buffer("index", torch.tensor(index, dtype=torch.long), persistent=False)
+        self.register_buffer("ratio", torch.ones(0, 0), persistent=False)  # padding_mode=partial
         bound = 1.0 / math.sqrt(kernel_size * kernel_size * max(len(t) for t in table))
         nn.init.uniform_(self.weight, -bound, bound)
 
@@ -282,11 +267,15 @@ class PartialConv2d(nn.Module):
         return full.index_copy(0, self.index, self.weight).view(self.out_channels, self.in_channels, k, k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = self.padding[0]
-        if pad and self.padding_mode in ("zeros", "constant"):
-            x = F.pad(x, (pad,) * 4, value=self.value if self.padding_mode == "constant" else 0.0)
+        pad, mode = self.padding[0], self.padding_mode
+        if mode == "partial":  # Liu et al. 2018: re-weighted zero padding, the bias after
+            out = F.conv2d(x, self.full_weight(), None, padding=pad)
+            out = out * cached_ratio(self, x).to(out.dtype)
+            return out + self.bias.view(1, -1, 1, 1)
+        if pad and mode in ("zeros", "constant"):
+            x = F.pad(x, (pad,) * 4, value=self.value if mode == "constant" else 0.0)
         elif pad:
-            x = F.pad(x, (pad,) * 4, mode=self.padding_mode)
+            x = F.pad(x, (pad,) * 4, mode=mode)
         return F.conv2d(x, self.full_weight(), self.bias)
 
     def extra_repr(self) -> str:
@@ -328,7 +317,7 @@ def make_subsampling(pooling: PoolFactory, layer: Pool, channels: int) -> Subsam
 
     An average pool (``torch.nn.AvgPool2d`` or a subclass) is scaled by the window area: the paper's sum.
     """
-    pool = make_pool(pooling, layer)
+    pool = make_pool(pooling, layer, channels)
     scale = float(layer.kernel * layer.kernel) if isinstance(pool, nn.AvgPool2d) else 1.0
     return Subsampling2d(channels, pool, kernel_size=layer.kernel, stride=layer.stride, scale=scale)
 

@@ -12,7 +12,8 @@ from torch import nn
 
 from experiments.models.architectures import LENET5, LENET5_CLASSIC
 from experiments.models.choices import BLOCK_ORDERS, CONNECTIONS, INITS, OUTPUTS
-from experiments.models.geometry import Conv, Layer, Pool, conv_padding, feature_sizes
+from experiments.models.convs import make_conv
+from experiments.models.geometry import Conv, Layer, Pool, as_built, conv_padding, feature_sizes
 from experiments.models.layers import (
     RELU,
     ActivationFactory,
@@ -23,9 +24,9 @@ from experiments.models.layers import (
     Subsampling2d,
     build_features,
     make_activation,
-    make_conv,
     make_subsampling,
 )
+from experiments.models.option_facts import KEEPS_SIZE, LEARNED, LEARNED_IN_SUBSAMPLING, states
 
 # Table I of the paper: the S2 maps (0-5) each C3 map (0-15) reads. Maps 0-5 take three neighbours,
 # 6-11 four neighbours, 12-14 four non-contiguous maps, 15 all six: 60 connections, 1,516 parameters.
@@ -79,6 +80,7 @@ class LeNet5(nn.Module):
     ) -> None:
         super().__init__()
         padding_size = (padding or {}).get("size", "model")
+        layers = as_built(layers, states(pooling, KEEPS_SIZE))  # pooling=none: the maps keep their size
         side = feature_sizes(layers, image_size, padding_size)[-1]
         features = build_features(
             layers,
@@ -170,7 +172,10 @@ class LeNet5Classic(nn.Module):
                 "model.net.layers of the classic LeNet-5 must be 5 layers: Conv, Pool, Conv, Pool, Conv "
                 f"(C1, S2, C3, S4, C5), got {[getattr(layer, 'name', layer) for layer in layers]}"
             )
+        if states(pooling, LEARNED):
+            raise ValueError(LEARNED_IN_SUBSAMPLING)
         padding = dict(padding or {})
+        layers = as_built(layers, states(pooling, KEEPS_SIZE))
         side = feature_sizes(layers, image_size, padding.get("size", "model"))[-1]
         c1, s2, c3, s4, c5 = layers
         pre_pool_act = block_order == "conv-act-pool"
