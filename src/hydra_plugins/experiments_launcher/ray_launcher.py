@@ -14,8 +14,10 @@ sweep runs, the driver prints the workers' lines itself, with Ray's own printer 
 deduplication (each job's lines are its own), and leaves the markers out; the launch returns once every
 job's two markers have arrived (at most ``DRAIN_S`` after the last result, then it says what may follow).
 
-Only ``ray`` and hydra-ray-launcher's public launcher are imported, and only when a sweep uses this
-launcher: Hydra imports every module of ``hydra_plugins`` at start, where Ray is not installed too.
+Hydra imports every module of ``hydra_plugins`` at start, also in venvs without Ray: ``ray`` and the plugin's
+launcher are imported only when a sweep uses this one. The driver's printer and its dispatcher are Ray's
+private API (``ray._private.ray_logging``, ``ray._private.worker``), held by the extra's ``ray==2.60.*`` pin
+and checked by ``tests/test_ray_launcher.py`` (``nox -s ray``).
 """
 
 from __future__ import annotations
@@ -45,7 +47,6 @@ MARK = "::experiments-ray-job-end::"
 DRAIN_S = 30.0
 #: The name under which Ray's driver registers its printer of the workers' lines.
 RAY_PRINTER = "ray_print_logs"
-
 
 
 def drop_plugin_ray_config() -> None:
@@ -160,7 +161,8 @@ class OrderedRayLauncher(Launcher):
     def setup(self, *, hydra_context: HydraContext, task_function: TaskFunction, config: DictConfig) -> None:
         from hydra_plugins.hydra_ray_launcher.ray_launcher import RayLauncher
 
-        callbacks = copy.copy(hydra_context.callbacks)  # the jobs' callbacks; the sweep's own stay as they are
+        # the jobs' callbacks, with the marker's first; the sweep's own (Hydra's hydra_context) stay as they are
+        callbacks = copy.copy(hydra_context.callbacks)
         callbacks.callbacks = [JobEndMark(self.token), *hydra_context.callbacks.callbacks]
         self._inner = RayLauncher(ray=self.ray_cfg)
         self._inner.setup(
