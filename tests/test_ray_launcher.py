@@ -172,6 +172,7 @@ def test_worker_lines_are_printed_at_once_and_the_end_markers_are_kept_out(capsy
     from hydra_plugins.experiments_launcher.ray_launcher import MARK, WorkerOutput
 
     output = WorkerOutput("abc")
+    output._replaced = [("ray_print_logs", print)]  # as after __enter__ with Ray's printer registered
     batch = {"ip": "1", "localhost": "1", "task_name": "_run_job", "is_err": False}
     output.handle({**batch, "pid": 11, "lines": ["epoch 1/1 loss=0.5", f"{MARK} abc 0"]})
     output.handle({**batch, "pid": 12, "lines": ["epoch 1/1 loss=0.7", f"{MARK} other 1"]})
@@ -181,6 +182,21 @@ def test_worker_lines_are_printed_at_once_and_the_end_markers_are_kept_out(capsy
     assert f"{MARK} abc" not in printed and f"{MARK} other 1" in printed  # another launch's token is a line
     assert output.wait_for([0], timeout=0) == []
     assert output.wait_for([0, 1], timeout=0.1) == [1]
+
+
+def test_the_ray_config_runs_its_cores_over_each_jobs_cores_at_once():
+    """conf/hydra/launcher/ray.yaml composes with or without Ray; the sweep's time estimate divides by it."""
+    from experiments.config import compose
+    from experiments.sweeps.time_estimate import parallelism
+
+    config = compose(["hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=4"], hydra_config=True)
+    launcher = config.hydra.launcher
+    assert launcher._target_.endswith("experiments_launcher.ray_launcher.OrderedRayLauncher")
+    assert launcher.ray.init.address == "local" and launcher.ray.init.include_dashboard is False
+    assert parallelism(config) == 4
+    wider = compose(["hydra/launcher=ray", "hydra.launcher.ray.init.num_cpus=4", "hydra.launcher.ray.remote.num_cpus=2"],
+                    hydra_config=True)  # fmt: skip
+    assert parallelism(wider) == 2
 
 
 @pytest.mark.skipif(MISSING is None, reason="ray is installed here: the refusal is for a venv without it")

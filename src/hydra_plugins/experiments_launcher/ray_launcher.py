@@ -141,7 +141,12 @@ class WorkerOutput:
         return False
 
     def wait_for(self, numbers: Iterable[int], timeout: float = DRAIN_S) -> list[int]:
-        """Wait until the markers of jobs ``numbers`` have arrived on both streams; the jobs still missing."""
+        """Wait until the markers of jobs ``numbers`` have arrived on both streams; the jobs still missing.
+
+        Without Ray's printer (``ray.init.log_to_driver: false``) nothing is forwarded, and nothing waited for.
+        """
+        if not self._replaced:
+            return []
         wanted = {(number, is_err) for number in numbers for is_err in (False, True)}
         deadline = time.monotonic() + timeout
         with self._arrived:
