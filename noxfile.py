@@ -1,4 +1,5 @@
-"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s lint``, ``nox -s bench`` (benchmarks), ``nox -s profile``."""
+"""Sessions: ``nox -s tests`` (the whole suite), ``nox -s lint``, ``nox -s bench`` (benchmarks), ``nox -s profile``,
+``nox -s ray`` (the Ray launcher on a real local Ray)."""
 
 from __future__ import annotations
 
@@ -49,3 +50,17 @@ def profile(session: nox.Session) -> None:
     session.install("-e", ".[dev,bench]")
     for name, sweep in PROFILED_SWEEPS.items():
         session.run("python", "benchmarks/profile_sweep.py", "--name", name, "-m", *sweep, env=_data_env())
+
+
+@nox.session(python="3.11")
+def ray(session: nox.Session) -> None:
+    """``hydra/launcher=ray`` against a real local Ray (tests/test_ray_launcher.py, and the README's Ray command
+    as a dry run), in a venv of its own: the extra ``ray`` pins cloudpickle 2.2.1, so it is not part of ``dev``.
+    torch first, pinned (pip takes it from this machine's disk where it lies there), so that nothing after it
+    pulls a newer one."""
+    session.install("torch==2.14.1", "torchvision==0.29.1")
+    session.install("-e", ".[dev,ray]")
+    session.run(
+        "pytest", "-m", "ray", "tests/test_ray_launcher.py", "tests/test_readme.py", *session.posargs,
+        env={"WANDB_MODE": "offline", **_data_env()},
+    )  # fmt: skip

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shlex
+from importlib.util import find_spec
 
 import pytest
 
@@ -49,10 +50,18 @@ def test_the_readme_has_examples():
     assert len(COMMANDS) >= 15
 
 
-@pytest.mark.parametrize(("line", "args", "expected"), COMMANDS, ids=[c[0][:70] for c in COMMANDS])
+@pytest.mark.parametrize(
+    ("line", "args", "expected"),
+    [
+        pytest.param(*c, id=c[0][:70], marks=[pytest.mark.ray] if "hydra/launcher=ray" in c[1] else [])
+        for c in COMMANDS
+    ],
+)
 def test_readme_command_runs(tmp_path, line, args, expected, data_dir_or_none):
     if any(a in NEEDS_DATA for a in args) and data_dir_or_none is None:
         pytest.skip("needs EXPERIMENTS_DATA_DIR (real MNIST / flowers17)")
+    if "hydra/launcher=ray" in args and find_spec("ray") is None:
+        pytest.skip("needs the extra ray (a venv of its own; tests/test_ray_launcher.py, nox -s ray)")
     if args[:1] == ["compare"]:
         sweep = tmp_path / "outputs" / "multirun" / "day" / "time"
         made = run_cli("-m", "seed=0,1", "trainer.max_epochs=1", f"hydra.sweep.dir={sweep}", cwd=tmp_path)

@@ -15,6 +15,19 @@ from experiments.sweeps.slurm_request import check_slurm_request
 from experiments.sweeps.time_estimate import parallelism
 
 
+def check_ray_installed() -> None:
+    """``hydra/launcher=ray`` needs the extra ``ray`` (ray and hydra-ray-launcher), which ``dev`` leaves out."""
+    from importlib.util import find_spec
+
+    missing = [name for name in ("ray", "hydra_plugins.hydra_ray_launcher") if find_spec(name) is None]
+    if missing:
+        raise ConfigError(
+            "hydra/launcher",
+            f"ray needs {missing[0]}, which is not installed here; install it in a venv of its own: "
+            'pip install -e ".[ray]" (README, Ray)',
+        )
+
+
 def grid_jobs(config: DictConfig) -> list[list[str]] | None:
     """Every job's overrides in a grid sweep (as Hydra's basic sweeper expands them); None for a search."""
     from hydra._internal.core_plugins.basic_sweeper import BasicSweeper
@@ -174,8 +187,10 @@ PARALLEL_LAUNCHER_KEYS = {"_target_", "n_jobs", "jobs_per_device"}
 
 
 def check_launcher(launcher: DictConfig) -> None:
-    """``hydra.launcher.jobs_per_device`` (``hydra/launcher=parallel``) is a whole number >= 1, and the parallel
-    launcher is given no key it would ignore, before any job."""
+    """``hydra.launcher.jobs_per_device`` (``hydra/launcher=parallel``) is a whole number >= 1, the parallel
+    launcher is given no key it would ignore, and ``hydra/launcher=ray`` has Ray installed, before any job."""
+    if str(launcher.get("_target_", "")).endswith("experiments_launcher.ray_launcher.OrderedRayLauncher"):
+        check_ray_installed()
     if str(launcher.get("_target_", "")).endswith("experiments_launcher.parallel_launcher.ParallelLauncher"):
         ignored = sorted(set(launcher) - PARALLEL_LAUNCHER_KEYS)
         if ignored:

@@ -226,11 +226,15 @@ def parallel_seconds(seconds: Sequence[float], workers: int) -> float:
 
 def parallelism(config: DictConfig) -> int:
     """Jobs the launcher runs at once: ``hydra.launcher.n_jobs`` (parallel), ``array_parallelism``
-    (submitit), else 1."""
+    (submitit), Ray's cores over each job's (``ray.init.num_cpus`` or this machine's, / ``ray.remote.num_cpus``),
+    else 1."""
     launcher = OmegaConf.select(config, "hydra.launcher", default=None) or {}
     target = str(launcher.get("_target_", ""))
     if "parallel" in target.lower():
         value = launcher.get("n_jobs")
+    elif target.endswith("ray_launcher.OrderedRayLauncher"):
+        cores = OmegaConf.select(launcher, "ray.init.num_cpus", default=None) or os.cpu_count() or 1
+        value = int(cores // (OmegaConf.select(launcher, "ray.remote.num_cpus", default=None) or 1))
     elif "submitit" in target:
         value = launcher.get("array_parallelism")
     else:
