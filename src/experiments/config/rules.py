@@ -16,6 +16,7 @@ from experiments.config.errors import ConfigError
 from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
 from experiments.config.key_rules import KEY_RULES
+from experiments.config.probe_rules import check_probes
 from experiments.config.limits import (
     AUGMENT,
     NET_RULES,
@@ -264,6 +265,7 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError("data.augment", f"cannot be resolved ({_one_line(error)})") from None
     if augment is not None:
         check_augment(augment)
+    check_probes(cfg)
     held_out = cfg.data.val_fraction + cfg.data.test_fraction
     if held_out >= 1:
         raise ConfigError(
