@@ -36,7 +36,10 @@ SETTINGS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "degrees": (_numbers(lambda x: 0 < x <= 180), "a non-empty list of angles in (0, 180], e.g. [5, 15]"),
     },
     "scale": {
-        "factors": (_numbers(lambda x: 0 < x <= 10), "a non-empty list of factors in (0, 10], e.g. [0.9, 1.1]"),
+        "factors": (
+            _numbers(lambda x: 0 < x <= 10),
+            "a non-empty list of factors in (0, 10], e.g. [0.9, 1.1]",
+        ),
     },
     "borders": {
         "widths": (
@@ -46,7 +49,10 @@ SETTINGS: dict[str, dict[str, tuple[Callable[[Any], bool], str]]] = {
         "threshold": (lambda v: finite(v) and 0 < v < 1, "a number in (0, 1)"),
     },
     "overfitting": {
-        "train_images": (lambda v: v is None or whole(v, 1), "null (as many as the test images) or an integer >= 1"),
+        "train_images": (
+            lambda v: v is None or whole(v, 1),
+            "null (as many as the test images) or an integer >= 1",
+        ),
         "bins": (lambda v: whole(v, 2) and v <= 1000, "an integer in [2, 1000]"),
     },
     "dead_units": {},
@@ -67,7 +73,9 @@ def check_probes(cfg: DictConfig) -> None:
     """Refuse an unknown probe, an unknown setting, a bad value, and probes under multi-process DDP."""
     try:
         node = OmegaConf.select(cfg, "probes", default=None)
-        probes = OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
+        probes = (
+            OmegaConf.to_container(node, resolve=True) if isinstance(node, DictConfig | ListConfig) else node
+        )
     except Exception as error:  # an interpolation that cannot resolve
         raise ConfigError("probes", f"cannot be resolved ({' '.join(str(error).split())})") from None
     if probes is None:

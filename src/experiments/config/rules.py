@@ -16,7 +16,6 @@ from experiments.config.errors import ConfigError
 from experiments.config.folder_files import check_image_files
 from experiments.config.folder_resolvers import check_image_folder
 from experiments.config.key_rules import KEY_RULES
-from experiments.config.probe_rules import check_probes
 from experiments.config.limits import (
     AUGMENT,
     NET_RULES,
@@ -28,6 +27,7 @@ from experiments.config.limits import (
     check_memory,
     finite,
 )
+from experiments.config.probe_rules import check_probes
 from experiments.config.targets import check_targets
 from experiments.models.geometry import (
     PADDING_MODES,
