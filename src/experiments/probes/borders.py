@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from experiments.probes.images import EDGES, occlude_border, to_edge
+from experiments.probes.edits import EDGES, occlude_border, to_edge
 from experiments.probes.inputs import ProbeInputs, per_distance
 
 

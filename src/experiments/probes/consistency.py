@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import torch
 
-from experiments.probes.images import shift_each
+from experiments.probes.edits import shift_each
 from experiments.probes.inputs import ProbeInputs
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from experiments.probes.images import affine
+from experiments.probes.edits import affine
 from experiments.probes.inputs import ProbeInputs, label
 
 

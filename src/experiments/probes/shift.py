@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from experiments.probes.images import shift
+from experiments.probes.edits import shift
 from experiments.probes.inputs import ProbeInputs, per_distance
 
 AXES = ((1, 0), (-1, 0), (0, 1), (0, -1))

@@ -27,7 +27,7 @@ def probe_after_test(
     cfg: DictConfig, module: Any, datamodule: Any, trainer: Any, *, limited: bool
 ) -> ProbeReport | None:
     """The probes ``cfg`` selects on ``module``'s tested weights and ``datamodule``'s tested images (None: none)."""
-    from experiments.probes.images import background
+    from experiments.probes.edits import background
     from experiments.probes.inputs import ProbeInputs
     from experiments.probes.runner import run_probes
 
