@@ -338,3 +338,27 @@ def test_compare_reads_a_probe_metric_of_a_sweep(tmp_path):
     assert "probe/consistency" in text
     summary = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary.get("metric") == "probe/consistency"
+
+
+@pytest.mark.slow
+def test_experiments_test_probes_a_saved_run(tmp_path):
+    from experiments.records.run_record import RunRecord
+
+    run_dir, out = tmp_path / "run", tmp_path / "tested"
+    made = run_cli(*QUICK, f"hydra.run.dir={run_dir}", cwd=tmp_path)
+    assert made.returncode == 0, made.stderr[-3000:]
+    assert not probe_names(RunRecord.read(run_dir).metrics)  # the default: no probes
+    result = run_cli(
+        "test",
+        str(run_dir),
+        "probes=[consistency,shift]",
+        "probes.shift.max_px=1",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = RunRecord.read(out)
+    assert probe_names(record.metrics) == {"probe/consistency", "probe/shift_acc", "probe/shift_acc_1px",
+                                           "probe/shift_acc_circular_1px"}  # fmt: skip
+    assert record.probes["ran"] == ["shift", "consistency"] and (out / "probes.json").is_file()

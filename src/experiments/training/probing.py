@@ -21,6 +21,8 @@ from experiments.probes.runner import ProbeReport
 
 log = logging.getLogger("experiments")
 PROBES_FILE = "probes.json"
+#: The smallest batch the probes forward (the data's eval batch where larger): fewer, fuller passes.
+PROBE_BATCH = 256
 
 
 def probe_after_test(
@@ -50,7 +52,7 @@ def probe_after_test(
         images=images,
         labels=labels,
         background=background(images),
-        batch_size=datamodule.eval_batch_size,
+        batch_size=max(datamodule.eval_batch_size, PROBE_BATCH),
         loss=module.loss,
         train_images=train[0] if train else None,
         train_labels=train[1] if train else None,
