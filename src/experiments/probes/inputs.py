@@ -38,13 +38,18 @@ class ProbeInputs:
     # The test's precision (Lightning's forward context: autocast under bf16-mixed).
     context: Callable[[], AbstractContextManager[object]] = nullcontext
     limited: bool = False  # the test read fewer batches than the test split holds
+    _clean: torch.Tensor | None = field(default=None, init=False, repr=False)  # the unedited test logits
 
     @property
     def count(self) -> int:
         return int(self.labels.shape[0])
 
     def logits(self, edit: Edit | None = None, images: torch.Tensor | None = None) -> torch.Tensor:
-        """The network's float logits for ``images`` (the test images by default), each batch edited first."""
+        """The network's float logits for ``images`` (the test images by default), each batch edited first;
+        the unedited test images' are computed once and kept (several probes start from them)."""
+        if edit is None and images is None and self._clean is not None:
+            return self._clean
+        clean = edit is None and images is None
         images = self.images if images is None else images
         out = []
         self.net.eval()
@@ -53,7 +58,10 @@ class ProbeInputs:
                 where = slice(start, start + self.batch_size)
                 batch = images[where]
                 out.append(self.net(edit(batch, where) if edit is not None else batch).float())
-        return torch.cat(out) if out else torch.zeros((0, 0), device=images.device)
+        found = torch.cat(out) if out else torch.zeros((0, 0), device=images.device)
+        if clean:
+            self._clean = found
+        return found
 
     def predictions(self, edit: Edit | None = None) -> torch.Tensor:
         return self.logits(edit).argmax(dim=1)
