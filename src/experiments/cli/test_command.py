@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from experiments.config import ConfigError, compose, validate
 
 #: The overrides a test takes: which data, where it lives, how the Trainer runs.
-ALLOWED = ("data=", "data.", "paths.data_dir=", "trainer.", "+trainer.")
+ALLOWED = ("data=", "data.", "paths.data_dir=", "trainer.", "+trainer.", "probes=", "probes.", "+probes.")
 
 
 def find_checkpoint(path: Path) -> tuple[Path, Path | None]:
@@ -53,7 +53,7 @@ def evaluation_config(saved: dict[str, Any], overrides: list[str]) -> DictConfig
     if bad:
         raise ConfigError(
             bad[0].split("=")[0],
-            "experiments test takes data=, data.*, paths.data_dir= and trainer.* overrides",
+            "experiments test takes data=, data.*, paths.data_dir=, trainer.* and probes overrides",
         )
     data_overrides = [o for o in overrides if o.startswith(("data=", "data.", "paths.data_dir="))]
     if data_overrides:
@@ -80,6 +80,8 @@ def evaluation_config(saved: dict[str, Any], overrides: list[str]) -> DictConfig
         if override.lstrip("+").startswith("trainer."):
             key, _, value = override.lstrip("+").partition("=")
             OmegaConf.update(cfg, key, OmegaConf.create({"v": value}).v if value else None, force_add=True)
+    probes = [o for o in overrides if o.lstrip("+").startswith("probes")]
+    cfg.probes = compose(probes, validated=False).probes if probes else {}  # none unless asked for here
     validate(cfg)
     return cfg
 

@@ -186,6 +186,16 @@ def config_groups(root: Path | None = None) -> dict[str, list[str]]:
 
 # Folders of conf/ that hold other files than config options.
 NOT_GROUPS = frozenset({"wandb_sweep"})
+# Groups that take a list of options, each merged in (``probes=[shift,consistency]``).
+LIST_GROUPS = frozenset({"probes"})
+
+
+def check_options(group: str, value: list[object]) -> None:
+    """Each item of a list group's override is one of its options."""
+    options = config_groups()[group]
+    for item in value:
+        if not isinstance(item, str) or item not in options:
+            raise ConfigError(group, f"no option {item!r}; choose from {', '.join(options)}")
 
 
 def check_override_syntax(overrides: Sequence[str]) -> None:
@@ -206,6 +216,9 @@ def check_override_syntax(overrides: Sequence[str]) -> None:
             if item.is_sweep_override() and not list(item.sweep_string_iterator()):
                 raise ConfigError(item.key_or_group, "an empty sweep; list at least one value")
             group, value = item.key_or_group, None if item.is_sweep_override() else item.value()
+            if group in LIST_GROUPS and isinstance(value, list) and not item.is_delete():
+                check_options(group, value)
+                continue
             if (
                 group in config_groups()
                 and not item.is_delete()

@@ -27,6 +27,7 @@ from experiments.config.limits import (
     check_memory,
     finite,
 )
+from experiments.config.probe_rules import check_probes
 from experiments.config.targets import check_targets
 from experiments.models.geometry import (
     PADDING_MODES,
@@ -281,6 +282,7 @@ def _validate(cfg: DictConfig) -> None:
         raise ConfigError("data.augment", f"cannot be resolved ({_one_line(error)})") from None
     if augment is not None:
         check_augment(augment)
+    check_probes(cfg)
     held_out = cfg.data.val_fraction + cfg.data.test_fraction
     if held_out >= 1:
         raise ConfigError(

@@ -20,6 +20,14 @@ log = logging.getLogger("experiments")
 PLOTS_DIR = "plots"
 CURVES_FILE = "curves.png"
 CONFUSION_FILE = "confusion_matrix.png"
+PROBES_PLOT = "probes.png"
+# The probes' curves (probes.json): panel title, x key, the y keys and their labels.
+PROBE_PANELS = {
+    "shift": ("shift (px)", "px", {"acc": "background fill", "acc_circular": "circular"}),
+    "borders": ("border occluded (px)", "width_px", {"acc": "background fill"}),
+    "rotation": ("rotation (+-degrees)", "degrees", {"acc": "+- averaged"}),
+    "scale": ("scale factor", "factor", {"acc": "scaled"}),
+}
 
 
 def save_run_plots(run_dir: Path, record: RunRecord) -> list[Path]:
@@ -41,7 +49,40 @@ def save_run_plots(run_dir: Path, record: RunRecord) -> list[Path]:
             acc = record.metric("test/acc")
             suffix = f" (test acc {acc:.4f})" if acc is not None else ""
             made.append(draw_confusion(array, record.classes, out / CONFUSION_FILE, f"{title}{suffix}"))
+    curves = probe_curves(Path(run_dir), record)
+    if curves:
+        made.append(_probe_curves(curves, out / PROBES_PLOT, title))
     return made
+
+
+def probe_curves(run_dir: Path, record: RunRecord) -> dict[str, Any]:
+    """The curves of ``probes.json`` that the probes plot draws (none where the run had no probes)."""
+    import json
+
+    name = (record.probes or {}).get("file")
+    try:
+        curves = json.loads((run_dir / str(name)).read_text()).get("curves", {}) if name else {}
+    except (OSError, ValueError, AttributeError):
+        return {}
+    return {k: v for k, v in curves.items() if k in PROBE_PANELS and isinstance(v, dict)}
+
+
+def _probe_curves(curves: dict[str, Any], path: Path, title: str) -> Path:
+    from experiments.records.figures import new_figure, save
+
+    figure = new_figure(3.2 * len(curves), 3.2)
+    axes = figure.subplots(1, len(curves), squeeze=False)[0]
+    for ax, (name, curve) in zip(axes, curves.items()):
+        xlabel, x, ys = PROBE_PANELS[name]
+        for key, text in ys.items():
+            if curve.get(key):
+                ax.plot(curve[x], curve[key], marker="o", ms=4, label=text)
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel("test accuracy")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    figure.suptitle(f"probes: {title}" if len(title) < 80 else f"probes: {title[:77]}...", fontsize=9)
+    return save(figure, path)
 
 
 def plot_title(record: RunRecord, run_dir: Path) -> str:

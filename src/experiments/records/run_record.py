@@ -83,6 +83,9 @@ class RunRecord:
     # An evaluation that read fewer batches than its split holds: per part (val, test) the batches read of
     # all, the images, and the classes seen of all (training/recipe.py::limited_evaluation).
     limited_evaluation: dict[str, Any] | None = None
+    # The probes after the test (training/probing.py): which ran, on how many images, whether the test was
+    # limited, their seconds and ``probes.json`` (their curves); their metrics are in ``metrics`` as probe/...
+    probes: dict[str, Any] | None = None
     # ``experiments test``: what was evaluated (checkpoint, run dir, the data it was trained on).
     evaluated: dict[str, Any] | None = None
     # A job that its scheduler ended (SLURM: CANCELLED, TIMEOUT, OUT_OF_MEMORY, NODE_FAIL, PREEMPTED), as the
@@ -122,6 +125,7 @@ class RunRecord:
         "limited_evaluation": (dict,),
         "evaluated": (dict,),
         "scheduler_state": (str,),
+        "probes": (dict,),
     }
 
     # ---- reading -------------------------------------------------------------------------------------

@@ -63,6 +63,7 @@ def evaluate(
 
     from experiments.records.atomic import write_atomic
     from experiments.records.hydra_files import masked_yaml
+    from experiments.training.probing import probe_after_test, write_probes
     from experiments.training.recipe import final_metrics, limited_evaluation, save_test_predictions
     from experiments.training.report import parameter_counts
 
@@ -97,17 +98,20 @@ def evaluate(
             default_root_dir=str(out_dir),
         )
         tested = trainer.test(module, datamodule=datamodule, verbose=False)
+        limited = limited_evaluation(datamodule, {"test": list(trainer.num_test_batches or [])})
+        report = probe_after_test(cfg, module, datamodule, trainer, limited=bool(limited))
         data_info = datamodule.describe()
         predictions = save_test_predictions(
             out_dir, module, (data_info.get("sizes") or {}).get("test"), datamodule.eval_order.get("test")
         )
         results.update(
             status="ok",
-            metrics=final_metrics(tested[0] if tested else {}, []),
+            metrics=final_metrics(tested[0] if tested else {}, []) | (report.metrics if report else {}),
+            probes=write_probes(out_dir, report) if report else None,
             data_info=data_info,
             confusion_matrix=module.confusion.compute().tolist() if module.confusion.update_count else None,
             test_predictions=predictions,
-            limited_evaluation=limited_evaluation(datamodule, {"test": list(trainer.num_test_batches or [])}),
+            limited_evaluation=limited,
             wall_time_s=time.perf_counter() - started,
             finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         )

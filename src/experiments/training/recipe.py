@@ -85,6 +85,8 @@ def train_and_test(job: JobContext) -> float | None:
         job.run_dir, module, (data_info.get("sizes") or {}).get("test"), datamodule.eval_order.get("test")
     )
     limited = limited_evaluation(datamodule, {"val": val_batches, "test": list(trainer.num_test_batches or [])})
+    probes = run_probes(job, module, datamodule, trainer, limited=bool(limited and "test" in limited))
+    metrics.update(probes[0] if probes else {})
     results.update(
         status="ok",
         metrics=metrics,
@@ -100,6 +102,7 @@ def train_and_test(job: JobContext) -> float | None:
         confusion_matrix=confusion,
         test_predictions=predictions,
         limited_evaluation=limited,
+        probes=probes[1] if probes else None,
         **stopped,
         finished_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
     )
@@ -108,6 +111,17 @@ def train_and_test(job: JobContext) -> float | None:
         record_plots(job)
     key = cfg.optimized_metric
     return metrics.get(f"{key}_best", metrics.get(key))
+
+
+def run_probes(job: JobContext, module: Any, datamodule: Any, trainer: Any, *, limited: bool) -> tuple[dict[str, float], dict[str, Any]] | None:
+    """The selected probes (training/probing.py): their metrics, logged, and what the record says of them."""
+    from experiments.training.probing import log_probes, probe_after_test, write_probes
+
+    report = probe_after_test(job.cfg, module, datamodule, trainer, limited=limited)
+    if report is None:
+        return None
+    log_probes(job.loggers, report.metrics, trainer.global_step)
+    return report.metrics, write_probes(job.run_dir, report)
 
 
 def keep_best_only(best_path: str, keep: str) -> None:
