@@ -61,12 +61,14 @@ def test_slurm_launcher_follows_the_trainer_and_uses_lightnings_requeue_signal()
     from submitit.slurm.slurm import _make_sbatch_string
 
     cfg = compose(
-        ["hydra/launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"],
+        ["hydra/launcher=slurm", "trainer=ddp", "trainer.accelerator=gpu", "trainer.devices=4", "trainer.num_nodes=2"],
         hydra_config=True,
         validated=False,
     )
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert (launcher["gpus_per_node"], launcher["tasks_per_node"], launcher["nodes"]) == (4, 4, 2)
+    on_cpus = compose(["hydra/launcher=slurm", "trainer=ddp", "trainer.accelerator=cpu"], hydra_config=True, validated=False)
+    assert OmegaConf.to_container(on_cpus.hydra.launcher, resolve=True)["gpus_per_node"] == 0  # a CPU job asks for none
     script = _make_sbatch_string(
         command="python -m experiments",
         folder="/tmp/x",
