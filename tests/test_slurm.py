@@ -62,10 +62,17 @@ def _wait_for_epochs(run_dir: Path, epochs: int, timeout: float = 240) -> None:
     raise AssertionError(f"{run_dir} never reached {epochs} epochs: {RunRecord.read(run_dir).status}")
 
 
-def _squeue_id(sweep_job: int) -> str:
-    """The SLURM id (``N_k`` for an array task, ``N`` alone) of a sweep's running job number ``sweep_job``."""
-    shown = subprocess.run(["squeue", "-h", "-o", "%i %j"], capture_output=True, text=True, timeout=30).stdout.split()
-    ids = shown[::2]
+def _squeue_ids(workdir: Path, state: str = "all") -> list[str]:
+    """The SLURM ids of the jobs this test submitted (their working dir is its tmp dir: tests run side by side)."""
+    shown = subprocess.run(
+        ["squeue", "-h", "-t", state, "-o", "%i %Z"], capture_output=True, text=True, timeout=30
+    ).stdout.splitlines()
+    return [line.split()[0] for line in shown if line.split()[1:] == [str(workdir)]]
+
+
+def _squeue_id(workdir: Path, sweep_job: int) -> str:
+    """The SLURM id (``N_k`` for an array task, ``N`` alone) of this test's running sweep job ``sweep_job``."""
+    ids = _squeue_ids(workdir)
     array = [i for i in ids if i.endswith(f"_{sweep_job}")]
     return array[0] if array else ids[0]
 
@@ -94,7 +101,7 @@ def test_scancel_of_one_job_fails_that_job_only_and_resume_reruns_it(slurm_clust
             time.sleep(0.2)
         (sweep,) = {p.parent for p in tmp_path.glob("outputs/multirun/*/*/0")}
         _wait_for_epochs(sweep / "0", 2)
-        subprocess.run(["scancel", _squeue_id(0)], check=True, timeout=30)
+        subprocess.run(["scancel", _squeue_id(tmp_path, 0)], check=True, timeout=30)
         assert process.wait(timeout=300) == 1, log.read_text()[-3000:]
     finally:
         process.kill()
@@ -117,6 +124,28 @@ def test_scancel_of_one_job_fails_that_job_only_and_resume_reruns_it(slurm_clust
 
 
 @pytest.mark.slow
+def test_a_scancel_in_a_jobs_first_seconds_is_honoured(slurm_cluster, tmp_path):
+    """submitit's wrapper ignores SIGTERM; before training starts the job's own handler stops it."""
+    sweep = tmp_path / "sweep"
+    log = tmp_path / "sweep.log"
+    process = start_cli(*SLURM, "seed=0", "trainer.max_epochs=60", f"hydra.sweep.dir={sweep}", cwd=tmp_path, log=log)
+    try:
+        deadline = time.monotonic() + 120
+        job = ""
+        while not job and time.monotonic() < deadline:
+            job = next(iter(_squeue_ids(tmp_path, "R")), "")
+            time.sleep(0.1)
+        assert job, "the job never started"
+        subprocess.run(["scancel", job], check=True, timeout=30)
+        assert process.wait(timeout=300) == 1, log.read_text()[-3000:]
+    finally:
+        process.kill()
+    (record,) = _jobs(sweep)
+    assert record.status == "failed" and record.scheduler_state == "CANCELLED", record
+    assert len(record.history) < 60
+
+
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "override, key",
     [
@@ -128,13 +157,13 @@ def test_scancel_of_one_job_fails_that_job_only_and_resume_reruns_it(slurm_clust
     ],
 )
 def test_a_request_the_cluster_cannot_run_is_refused_before_submission(slurm_cluster, tmp_path, override, key):
-    before = subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout
+    assert _squeue_ids(tmp_path) == []
     done = run_cli("-m", "hydra/launcher=slurm", "seed=0,1", override, cwd=tmp_path)
     assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"Config error: {key}:"), done.stderr
     assert not (tmp_path / "outputs").exists() or not any((tmp_path / "outputs").rglob("*.yaml"))
-    assert subprocess.run(["squeue", "-h", "-o", "%i"], capture_output=True, text=True).stdout == before
+    assert _squeue_ids(tmp_path) == []  # nothing was submitted
 
 
 @pytest.mark.slow
@@ -177,7 +206,7 @@ def test_a_requeued_job_continues_and_ends_ok_with_its_record_whole(slurm_cluste
     process = start_cli(*SLURM, "seed=0", f"trainer.max_epochs={epochs}", f"hydra.sweep.dir={sweep}", cwd=tmp_path, log=log)
     try:
         _wait_for_epochs(sweep / "0", 3)
-        job = _squeue_id(0)
+        job = _squeue_id(tmp_path, 0)
         # What SLURM sends `signal_delay_s` before the time limit: Lightning saves an HPC checkpoint and requeues.
         subprocess.run(["scancel", "--signal=USR1", job], check=True, timeout=30)
         deadline = time.monotonic() + 120
