@@ -38,7 +38,7 @@ class Report:
     search: Search | None = None  # where the runs are the trials of a search (analysis.search)
     settling: Settling | None = None  # rankings by epoch (analysis.settling)
     answer: list[str] = field(default_factory=list)  # the answer first (analysis.answer)
-    sesoi: float = 0.5  # the smallest effect of interest, accuracy points
+    sesoi: float | None = 0.5  # the smallest effect of interest, accuracy points; None: a raw unit, no margin
     test_set: TestSetAnalysis | None = None  # test-sampling intervals, paired tests on test images
     fair: FairStudy | None = None  # a fair study's tuning, stopping and shared setting (analysis.fair_study)
 

@@ -14,8 +14,8 @@ from experiments.comparison.analysis.effects_results import Effects
 from experiments.comparison.report_model import Report
 from experiments.comparison.writers.formatting import MARK_WORSE, mark
 from experiments.comparison.writers.tables import (
-    COMPARISON_HEADER,
     FAILED_HEADER,
+    comparison_header,
     comparison_rows,
     context_lines,
     failed_rows,
@@ -124,7 +124,7 @@ def write_html(report: Report, path: Path) -> Path:
     if comparisons:
         body += [
             f"<h2>Differences against the best group ({html.escape(report.test_name)})</h2>",
-            html_table(COMPARISON_HEADER, comparisons),
+            html_table(comparison_header(report), comparisons),
         ]
     if report.test_set:
         from experiments.comparison.writers.test_set_section import lines_of_test_set

@@ -7,8 +7,8 @@ from pathlib import Path
 
 from experiments.comparison.report_model import Report
 from experiments.comparison.writers.tables import (
-    COMPARISON_HEADER,
     FAILED_HEADER,
+    comparison_header,
     comparison_rows,
     context_lines,
     failed_rows,
@@ -61,7 +61,7 @@ def write_markdown(report: Report, path: Path) -> Path:
         parts += [
             f"## Differences against the best group ({report.test_name})",
             "",
-            md_table(COMPARISON_HEADER, comparisons),
+            md_table(comparison_header(report), comparisons),
             "",
         ]
     if report.test_set:
