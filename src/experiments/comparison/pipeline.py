@@ -126,6 +126,7 @@ def analyse_grid(
     from experiments.comparison.analysis.answer import answer
     from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
     from experiments.comparison.analysis.insights import insights
+    from experiments.comparison.analysis.probe_curves import probe_curves
     from experiments.comparison.analysis.settling import ranking_by_epoch, settling_sentence
 
     keys, groups = group_runs(runs, group_by, ignored, metric, test, alpha)
@@ -156,6 +157,7 @@ def analyse_grid(
         settling=settling,
         answer=answer(effects),
         sesoi=sesoi,
+        probes=probe_curves(groups),
     )
 
 
@@ -284,6 +286,9 @@ def draw_plots(report: Report, out: Path) -> dict[str, Path]:
         from experiments.comparison.writers.effects_plots import effects_plots
 
         made.update(effects_plots(report.effects, out))
+    from experiments.comparison.writers.probe_plots import probe_plots
+
+    made.update(probe_plots(report.probes, report.groups, out))
     if report.fair and report.fair.tuning:
         from experiments.comparison.writers.fair_plots import PLOT_NAME, tuning_plot
 

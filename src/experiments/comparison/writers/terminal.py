@@ -161,6 +161,11 @@ def print_table(report: Report, console: Any = None) -> None:
         console.print(escape(legend(report)), style="dim")
     for line in report.insights:
         console.print("• " + escape(line.replace("`", "")), highlight=False)
+    if report.probes:
+        from experiments.comparison.writers.probe_section import probe_lines
+
+        for line in probe_lines(report.probes):
+            console.print("probes " + escape(line), highlight=False)
     for run in report.failed:
         detail = escape(f"{run.name}: {run.error or ''} ({run.path})")
         console.print(f"[red]{run.status}[/red] {detail}", highlight=False)
