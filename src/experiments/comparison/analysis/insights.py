@@ -183,7 +183,8 @@ def insights(
         assert c is not None
         near, far = (c.high, c.low) if kind.higher_is_better else (c.low, c.high)
         lines.append(
-            f"`{group.label}` is {kind.worse_word} by {points(c.diff, kind)}{kind.direction} (95% CI of the "
+            f"`{group.label}` is {kind.worse_word} by {points(c.diff, kind)}"
+            f"{'' if kind.higher_is_better else ', and lower is better'} (95% CI of the "
             f"difference {points(near, kind)} to {points(far, kind)}; {test_name}, Holm-adjusted p = "
             f"{c.p_adjusted:.2g}): the seeds support this gap."
         )

@@ -101,9 +101,9 @@ class MetricKind:
     def no_margin(self) -> str:
         """The note where a raw-unit metric has no equivalence margin."""
         return (
-            f"No equivalence margin for {self.label}'s unit (a raw {self.label}, not a fraction): the "
-            "SESOI of compare.sesoi is in accuracy points, so no difference is called equivalent and no "
-            "seeds are sized; give one in its unit with --sesoi."
+            f"No equivalence margin for {self.label}'s unit (raw, not a fraction): compare.sesoi applies to "
+            "fractions only, so no difference is called equivalent and no seeds are sized; give a margin in "
+            "its unit with --sesoi."
         )
 
 
