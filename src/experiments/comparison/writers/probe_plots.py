@@ -13,6 +13,8 @@ from experiments.comparison.analysis.probe_curves import ProbeCurve, ProbeCurves
 from experiments.comparison.writers.group_plots import colors, subject
 from experiments.records.figures import new_figure, save
 
+#: Each group's colour (an RGBA tuple of matplotlib's), by label.
+Colors = dict[str, tuple[float, ...]]
 #: The files of :func:`probe_plots`, by plot name.
 PROBE_FILES = {
     "probe_shift": "probe_shift.png",
@@ -36,7 +38,7 @@ def _bars(stat: ProbeStat) -> list[list[float]]:
     return [[max(mean - low, 0.0)], [max(high - mean, 0.0)]]
 
 
-def _lines(ax: Any, curves: Sequence[ProbeCurve], color_of: dict[str, Any], dashed: bool = False) -> None:
+def _lines(ax: Any, curves: Sequence[ProbeCurve], color_of: Colors, dashed: bool = False) -> None:
     """One line per group with error bars, nudged sideways so that overlapping intervals stay readable."""
     for curve in curves:
         i = list(color_of).index(curve.group)
@@ -61,7 +63,7 @@ def _ticks(ax: Any, curves: Sequence[ProbeCurve]) -> None:
     ax.set_xticks(xs, [f"{x:g}" for x in xs])
 
 
-def shift_plot(curves: ProbeCurves, color_of: dict[str, Any], path: Path, about: str) -> Path | None:
+def shift_plot(curves: ProbeCurves, color_of: Colors, path: Path, about: str) -> Path | None:
     if not curves.shift:
         return None
     figure = new_figure(9.0, 4.6)
@@ -78,7 +80,7 @@ def shift_plot(curves: ProbeCurves, color_of: dict[str, Any], path: Path, about:
     return save(figure, path)
 
 
-def _bar_panel(ax: Any, stats: Sequence[ProbeStat], color_of: dict[str, Any], xlabel: str) -> None:
+def _bar_panel(ax: Any, stats: Sequence[ProbeStat], color_of: Colors, xlabel: str) -> None:
     """Horizontal bars, one per group, with the 95% interval and the n."""
     ys = list(range(len(stats)))[::-1]
     for y, stat in zip(ys, stats):
@@ -90,7 +92,7 @@ def _bar_panel(ax: Any, stats: Sequence[ProbeStat], color_of: dict[str, Any], xl
     ax.grid(axis="x", alpha=0.3)
 
 
-def consistency_plot(curves: ProbeCurves, color_of: dict[str, Any], path: Path, about: str) -> Path | None:
+def consistency_plot(curves: ProbeCurves, color_of: Colors, path: Path, about: str) -> Path | None:
     if not curves.consistency:
         return None
     figure = new_figure(7.2, 1.6 + 0.55 * len(curves.consistency))
@@ -100,7 +102,7 @@ def consistency_plot(curves: ProbeCurves, color_of: dict[str, Any], path: Path, 
     return save(figure, path)
 
 
-def borders_plot(curves: ProbeCurves, color_of: dict[str, Any], path: Path, about: str) -> Path | None:
+def borders_plot(curves: ProbeCurves, color_of: Colors, path: Path, about: str) -> Path | None:
     if not curves.borders and not curves.edge:
         return None
     panels = int(bool(curves.borders)) + int(bool(curves.edge))
@@ -127,7 +129,7 @@ def probe_plots(curves: ProbeCurves | None, groups: Sequence[Group], out: Path) 
     time are removed (no stale picture beside a report without probes)."""
     made: dict[str, Path | None] = {}
     if curves is not None:
-        color_of = dict(zip(curves.groups, colors(len(curves.groups))))
+        color_of: Colors = {g: tuple(c) for g, c in zip(curves.groups, colors(len(curves.groups)))}
         about = subject(groups)
         made = {
             "probe_shift": shift_plot(curves, color_of, out / PROBE_FILES["probe_shift"], about),
