@@ -4,6 +4,7 @@ the command line of :func:`~experiments.comparison.pipeline.compare`, then the t
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -34,7 +35,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         "-o", "--out", type=Path, help="output dir (default: <first PATH>/compare where it is a local dir, else ./compare)"
     )
     parser.add_argument(
-        "--metric", default="test/acc", help="primary metric, higher is better (default: test/acc)"
+        "--metric",
+        default="test/acc",
+        help="primary metric (default: test/acc); higher is better except for losses, probe/gap_*, probe/ece "
+        "and probe/dead_units*",
     )
     parser.add_argument(
         "--group-by", nargs="+", metavar="KEY", help="override keys to group by (default: those that vary)"
@@ -57,7 +61,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         type=float,
         metavar="POINTS",
         help="smallest effect of interest in accuracy points (default: compare.sesoi of the runs' configs "
-        "where they agree, else 0.5)",
+        "where they agree, else 0.5); for a loss, in its own unit (no default)",
     )
     parser.add_argument(
         "--overwrite",
@@ -71,7 +75,13 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    if args.sesoi is not None and not 0 < args.sesoi < 100:
+    from experiments.comparison.analysis.metric_kind import metric_kind
+
+    raw = not metric_kind(args.metric).fraction
+    if args.sesoi is not None and raw and not 0 < args.sesoi < math.inf:
+        print(f"compare: --sesoi must be a positive number in {args.metric}'s unit, e.g. --sesoi 0.05", file=sys.stderr)
+        return 2
+    if args.sesoi is not None and not raw and not 0 < args.sesoi < 100:
         print("compare: --sesoi must be a number of accuracy points in (0, 100), e.g. --sesoi 0.5", file=sys.stderr)
         return 2
     given = sys.argv[1:] if argv is None else argv

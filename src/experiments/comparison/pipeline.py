@@ -99,12 +99,12 @@ def compare(
     elif not group_by and is_fair_study(runs):
         report = analyse_fair(
             runs, ignored, metric=metric, test=test, alpha=alpha, command=command,
-            sesoi=sesoi if sesoi is not None else configured_sesoi(runs),
+            sesoi=margin(sesoi, runs, metric),
         )
     else:
         report = analyse_grid(
             runs, group_by, ignored, metric=metric, test=test, alpha=alpha, command=command,
-            sesoi=sesoi if sesoi is not None else configured_sesoi(runs),
+            sesoi=margin(sesoi, runs, metric),
         )
     return write_report(report, out, plots=plots)
 
@@ -118,7 +118,7 @@ def analyse_grid(
     test: str,
     alpha: float,
     command: str,
-    sesoi: float = 0.5,
+    sesoi: float | None = 0.5,
     with_test_set: bool = True,
 ) -> Report:
     """Runs of a grid of settings: groups of seeds against the best, the grid's effects, ranking by epoch
@@ -126,6 +126,7 @@ def analyse_grid(
     from experiments.comparison.analysis.answer import answer
     from experiments.comparison.analysis.effects import REFERENCES, effects_frame, factorial_effects
     from experiments.comparison.analysis.insights import insights
+    from experiments.comparison.analysis.probe_curves import probe_curves
     from experiments.comparison.analysis.settling import ranking_by_epoch, settling_sentence
 
     keys, groups = group_runs(runs, group_by, ignored, metric, test, alpha)
@@ -156,6 +157,7 @@ def analyse_grid(
         settling=settling,
         answer=answer(effects),
         sesoi=sesoi,
+        probes=probe_curves(groups),
     )
 
 
@@ -167,7 +169,7 @@ def analyse_fair(
     test: str = "welch",
     alpha: float = 0.05,
     command: str = COMMAND,
-    sesoi: float = 0.5,
+    sesoi: float | None = 0.5,
     with_test_set: bool = True,
 ) -> Report:
     """A fair study (docs/fair_comparisons.md): the headline at each arm's own best (the ``best`` set), the
@@ -209,6 +211,16 @@ def analyse_fair(
     report.runs, report.fair = runs, study
     report.answer = fair_answer(study, answer(report.effects))
     return report
+
+
+def margin(given: float | None, runs: Sequence[RunRecord], metric: str) -> float | None:
+    """The SESOI: ``--sesoi`` where given (in the metric's unit), else for a fraction the configured one in
+    points (:func:`configured_sesoi`), else none: a raw unit (a loss) has no default margin."""
+    from experiments.comparison.analysis.metric_kind import metric_kind
+
+    if given is not None:
+        return given
+    return configured_sesoi(runs) if metric_kind(metric).fraction else None
 
 
 def configured_sesoi(runs: Sequence[RunRecord]) -> float:
@@ -274,6 +286,9 @@ def draw_plots(report: Report, out: Path) -> dict[str, Path]:
         from experiments.comparison.writers.effects_plots import effects_plots
 
         made.update(effects_plots(report.effects, out))
+    from experiments.comparison.writers.probe_plots import probe_plots
+
+    made.update(probe_plots(report.probes, report.groups, out))
     if report.fair and report.fair.tuning:
         from experiments.comparison.writers.fair_plots import PLOT_NAME, tuning_plot
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from experiments.comparison.analysis.effects_results import Effects
 from experiments.comparison.analysis.fair_study import FairStudy
 from experiments.comparison.analysis.grouping import Group, value_of
+from experiments.comparison.analysis.probe_curves import ProbeCurves
 from experiments.comparison.analysis.search import Search
 from experiments.comparison.analysis.settling import Settling
 from experiments.comparison.analysis.test_set_groups import TestSetAnalysis
@@ -38,9 +39,10 @@ class Report:
     search: Search | None = None  # where the runs are the trials of a search (analysis.search)
     settling: Settling | None = None  # rankings by epoch (analysis.settling)
     answer: list[str] = field(default_factory=list)  # the answer first (analysis.answer)
-    sesoi: float = 0.5  # the smallest effect of interest, accuracy points
+    sesoi: float | None = 0.5  # the smallest effect of interest, accuracy points; None: a raw unit, no margin
     test_set: TestSetAnalysis | None = None  # test-sampling intervals, paired tests on test images
     fair: FairStudy | None = None  # a fair study's tuning, stopping and shared setting (analysis.fair_study)
+    probes: ProbeCurves | None = None  # the probes' curves and tables, where runs carry probe/... metrics
 
     @property
     def failed(self) -> list[RunRecord]:

@@ -1,7 +1,7 @@
 """Each factor tested where it can act: a cell-means model of the distinct networks (statsmodels OLS).
 
 Every distinct network is one cell (:mod:`~experiments.comparison.analysis.distinct`); the model is OLS of
-the metric (points) on the cell indicator, without an intercept, so its error is the within-cell seed
+the metric (points; a raw metric in its unit) on the cell indicator, without an intercept, so its error is the within-cell seed
 variance. A factor F can act in a combination of the other factors' levels where its levels map to at
 least two distinct cells; its main effect (a level against the reference) is the average of the
 within-combination contrasts over the combinations where all its levels are distinct cells, tested
@@ -21,8 +21,8 @@ import numpy as np
 
 from experiments.comparison.analysis.distinct import Networks
 from experiments.comparison.analysis.equivalence import DIFFERS, EQUIVALENT, UNRESOLVED, Verdict, verdict
+from experiments.comparison.analysis.metric_kind import metric_kind
 
-POINTS = 100.0
 #: Fewer within-cell degrees of freedom than this: no test.
 MIN_RESIDUAL_DF = 2
 
@@ -92,8 +92,8 @@ class CellModel:
     runs: int
     cells: int
     df_residual: int
-    sd: float  # pooled within-cell seed SD, points
-    sesoi: float
+    sd: float  # pooled within-cell seed SD, points (a raw metric: its unit)
+    sesoi: float | None  # None: no margin for the metric's unit
     alpha: float
     tests: dict[str, FactorTest] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -232,7 +232,7 @@ def cell_means(
     references: Mapping[str, str],
     levels: Mapping[str, list[str]],
     *,
-    sesoi: float,
+    sesoi: float | None,
     alpha: float = 0.05,
 ) -> CellModel | None:
     """The cell-means model of ``networks`` and each factor's test; ``None`` without within-cell df."""
@@ -245,7 +245,7 @@ def cell_means(
     index = {c: i for i, c in enumerate(cells)}
     design = np.zeros((len(data), len(cells)))
     design[np.arange(len(data)), [index[c] for c in data["cell"]]] = 1.0
-    y = data[metric].to_numpy(dtype=float) * POINTS
+    y = data[metric].to_numpy(dtype=float) * metric_kind(metric).scale
     df_resid = len(data) - len(cells)
     if df_resid < MIN_RESIDUAL_DF:
         return None

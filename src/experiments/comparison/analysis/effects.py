@@ -39,10 +39,11 @@ from experiments.comparison.analysis.effects_results import (
 )
 from experiments.comparison.analysis.equivalence import DEFAULT_SESOI
 from experiments.comparison.analysis.grouping import LABELS, value_of
+from experiments.comparison.analysis.metric_kind import metric_kind
 from experiments.records.run_record import RunRecord
 
 CONFIDENCE = 0.95
-POINTS = 100.0  # a metric in [0, 1] to accuracy points
+POINTS = 100.0  # a metric in [0, 1] to accuracy points (a raw metric keeps its unit: metric_kind)
 #: Conventional baselines a caller may pass as ``reference`` (the default is the first level in order).
 REFERENCES = {"pooling": "max", "activation": "relu", "padding": "zeros"}
 
@@ -77,11 +78,11 @@ def ordered_levels(column: pd.Series) -> list[str]:
         return levels
 
 
-def summarize(values: np.ndarray) -> MarginalMean:
+def summarize(values: np.ndarray, scale: float = POINTS) -> MarginalMean:
     """n, mean and t-interval of the mean, in points (no interval for one run; a point for no spread)."""
     from scipy import stats
 
-    values = np.asarray(values, dtype=float) * POINTS
+    values = np.asarray(values, dtype=float) * scale
     n, mean = len(values), float(np.mean(values))
     low = high = None
     if n >= 2:
@@ -90,11 +91,11 @@ def summarize(values: np.ndarray) -> MarginalMean:
     return MarginalMean(n, mean, low, high)
 
 
-def difference(values: np.ndarray, reference: np.ndarray) -> Contrast:
+def difference(values: np.ndarray, reference: np.ndarray, scale: float = POINTS) -> Contrast:
     """``mean(values) - mean(reference)`` in points with Welch's interval and p (``None`` where undefined)."""
     from scipy import stats
 
-    a, b = np.asarray(values, dtype=float) * POINTS, np.asarray(reference, dtype=float) * POINTS
+    a, b = np.asarray(values, dtype=float) * scale, np.asarray(reference, dtype=float) * scale
     effect = float(np.mean(a) - np.mean(b))
     if len(a) < 2 or len(b) < 2 or (np.ptp(a) == 0 and np.ptp(b) == 0):
         return Contrast(effect)
@@ -108,28 +109,30 @@ def difference(values: np.ndarray, reference: np.ndarray) -> Contrast:
 def factor_effects(data: pd.DataFrame, factor: str, metric: str, reference: str) -> FactorEffects:
     """Each level's mean (over all its runs) and its effect against the reference level (listed first)."""
     reference_values = data.loc[data[factor] == reference, metric].to_numpy()
+    scale = metric_kind(metric).scale
     levels = []
     for level in [reference, *(lv for lv in ordered_levels(data[factor]) if lv != reference)]:
         values = data.loc[data[factor] == level, metric].to_numpy()
-        effect = Contrast(0.0) if level == reference else difference(values, reference_values)
-        levels.append(LevelEffect.of(level, summarize(values), effect))
+        effect = Contrast(0.0) if level == reference else difference(values, reference_values, scale)
+        levels.append(LevelEffect.of(level, summarize(values, scale), effect))
     return FactorEffects(reference, levels)
 
 
 def interaction_effects(data: pd.DataFrame, factor: str, by: str, metric: str, reference: str) -> Interaction:
     """The effect of ``factor`` against its reference within each level of ``by``, and the cell means."""
     effects, cells = [], []
+    scale = metric_kind(metric).scale
     for by_level in ordered_levels(data[by]):
         within = data[data[by] == by_level]
         reference_values = within.loc[within[factor] == reference, metric].to_numpy()
         for level in ordered_levels(data[factor]):
             values = within.loc[within[factor] == level, metric].to_numpy()
             if len(values):
-                mean = summarize(values)
+                mean = summarize(values, scale)
                 cells.append(CellMean(level, by_level, mean.n, mean.mean, mean.ci_low, mean.ci_high))
             if level != reference and len(values) and len(reference_values):
                 effects.append(
-                    SimpleEffect(by_level, level, len(values), **vars(difference(values, reference_values)))
+                    SimpleEffect(by_level, level, len(values), **vars(difference(values, reference_values, scale)))
                 )
     return Interaction(factor, by, reference, effects, cells)
 
@@ -183,7 +186,7 @@ def factorial_effects(
     reference: Mapping[str, str] | None = None,
     resamples: int = 2000,
     random_state: int = 0,
-    sesoi: float = DEFAULT_SESOI,
+    sesoi: float | None = DEFAULT_SESOI,
 ) -> Effects | None:
     """The Effects analysis of ``frame`` (one row per ok run); ``None`` without a grid with repeated seeds.
 
@@ -204,6 +207,8 @@ def factorial_effects(
             notes.append(f"`{factor}` takes one value only (`{data[factor].iloc[0]}`) and is not analysed.")
     if not active:
         return None
+    if sesoi is None:
+        notes.append(metric_kind(metric).no_margin())
     identical = identical_cells(data, active, metric)
     networks = distinct_networks(data, active, metric)
     everything, data = data, networks.data

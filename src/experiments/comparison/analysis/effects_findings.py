@@ -14,23 +14,35 @@ from experiments.comparison.analysis.cell_means import FactorTest, LevelContrast
 from experiments.comparison.analysis.cell_means import seeds_text as seeds_needed_text
 from experiments.comparison.analysis.effects_results import AnovaRow, Effects, IdenticalCells
 from experiments.comparison.analysis.equivalence import DIFFERS, EQUIVALENT
+from experiments.comparison.analysis.metric_kind import MetricKind, metric_kind
+
+#: What the wording of an accuracy assumes: higher is better, in points.
+ACCURACY = metric_kind("test/acc")
 
 
 def _p(value: float | None) -> str:
     return "-" if value is None or not math.isfinite(value) else f"{value:.2g}"
 
 
-def interval(low: float | None, high: float | None) -> str:
-    return "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+def interval(low: float | None, high: float | None, kind: MetricKind = ACCURACY) -> str:
+    return "" if low is None or high is None else f" [{kind.number(low)}, {kind.number(high)}]"
 
 
-def change(effect: float, low: float | None, high: float | None) -> str:
-    """``costs 7.20 points [5.90, 8.50]`` for a loss, ``adds 1.10 points [0.20, 2.00]`` for a gain."""
+def change(effect: float, low: float | None, high: float | None, kind: MetricKind = ACCURACY) -> str:
+    """``costs 7.20 points [5.90, 8.50]`` for a loss, ``adds 1.10 points [0.20, 2.00]`` for a gain; where
+    lower is better, what it does to the metric: ``raises probe/gap_acc by 1.20 points [0.40, 2.00]
+    (lower is better)`` (``adds`` would read as a gain)."""
+    if kind.higher_is_better:
+        verbs = ("costs ", "adds ")
+    else:
+        verbs = (f"lowers {kind.label} by ", f"raises {kind.label} by ")
     if effect < 0:
-        return f"costs {-effect:.2f} points" + interval(
-            None if high is None else -high, None if low is None else -low
+        said = verbs[0] + kind.amount(-effect) + interval(
+            None if high is None else -high, None if low is None else -low, kind
         )
-    return f"adds {effect:.2f} points" + interval(low, high)
+    else:
+        said = verbs[1] + kind.amount(effect) + interval(low, high, kind)
+    return said + kind.direction
 
 
 def seeds_text(result: Effects) -> str:
@@ -71,8 +83,9 @@ def _main_sentence(row: AnovaRow, result: Effects) -> str:
     factor = row.factors[0]
     effects = result.effects[factor]
     ref = effects.reference
+    kind = metric_kind(result.metric)
     changes = [
-        f"`{lv.level}` {change(lv.effect, lv.effect_ci_low, lv.effect_ci_high)}"
+        f"`{lv.level}` {change(lv.effect, lv.effect_ci_low, lv.effect_ci_high, kind)}"
         for lv in effects.levels
         if lv.level != ref
     ]
@@ -95,38 +108,42 @@ def _unresolved_sentence(row: AnovaRow, result: Effects) -> str:
     )
 
 
-def _level_text(level: LevelContrast) -> str:
+def _level_text(level: LevelContrast, kind: MetricKind = ACCURACY) -> str:
     said = level.verdict
     if said.verdict == DIFFERS:
-        return f"`{level.level}` {change(level.estimate, level.low, level.high)}"
-    words = said.words() + " points" if said.verdict == EQUIVALENT else said.verdict
-    return f"`{level.level}` {level.estimate:+.2f} points{interval(level.low, level.high)} ({words})"
+        return f"`{level.level}` {change(level.estimate, level.low, level.high, kind)}"
+    unit = f" {kind.unit}" if kind.unit else ""
+    words = said.words() + unit if said.verdict == EQUIVALENT else said.verdict
+    estimate = ("+" if level.estimate >= 0 else "") + kind.number(level.estimate)
+    return f"`{level.level}` {estimate}{unit}{interval(level.low, level.high, kind)} ({words})"
 
 
 def factor_sentence(test: FactorTest, result: Effects) -> str:
     """A factor's verdict where it can act: what it changes, with the interval, and what it interacts with."""
     where = "" if test.where == "everywhere" else f"tested where it can act: {test.where}; "
     stat = f"{where}F({test.df}, {test.df_residual}) = {test.F:.2f}, p = {_p(test.p)}"
-    levels = ", ".join(_level_text(lv) for lv in test.levels)
+    kind = metric_kind(result.metric)
+    levels = ", ".join(_level_text(lv, kind) for lv in test.levels)
     sesoi = result.sesoi
+    unit = f" {kind.unit}" if kind.unit else ""
     if test.verdict == DIFFERS:
         sentence = f"`{test.factor}` matters ({stat}): against `{test.reference}`, {levels}."
     elif test.verdict == EQUIVALENT and test.interacts:
         sentence = (
-            f"`{test.factor}`'s average effect is within ±{sesoi:g} points ({stat}): against "
+            f"`{test.factor}`'s average effect is within ±{sesoi:g}{unit} ({stat}): against "
             f"`{test.reference}`, {levels}; but it is not nothing where it acts, see below."
         )
     elif test.verdict == EQUIVALENT:
         sentence = (
             f"`{test.factor}` changes nothing that matters ({stat}): against `{test.reference}`, {levels}; "
-            f"every difference is within ±{sesoi:g} points (two one-sided tests)."
+            f"every difference is within ±{sesoi:g}{unit} (two one-sided tests)."
         )
     else:
         needed = seeds_needed_text(test)
         sentence = (
             f"`{test.factor}` is unresolved with {seeds_text(result)} seeds per cell ({stat}): against "
             f"`{test.reference}`, {levels}."
-            + (f" To tell a difference of {sesoi:g} points from none would take {needed} (a priori, for the "
+            + (f" To tell a difference of {sesoi:g}{unit} from none would take {needed} (a priori, for the "
                f"smallest effect of interest and the seeds' spread)." if needed else "")
         )
     if test.interacts:
@@ -140,10 +157,11 @@ def factor_sentence(test: FactorTest, result: Effects) -> str:
 def _interaction_sentence(row: AnovaRow, result: Effects) -> str:
     info = result.interactions[row.term]
     factor, by, ref = info.factor, info.by, info.reference
+    kind = metric_kind(result.metric)
     parts = []
     for by_level in dict.fromkeys(e.by_level for e in info.effects):
         changes = [
-            f"`{factor}={e.level}` {change(e.effect, e.effect_ci_low, e.effect_ci_high)}"
+            f"`{factor}={e.level}` {change(e.effect, e.effect_ci_low, e.effect_ci_high, kind)}"
             for e in info.effects
             if e.by_level == by_level
         ]

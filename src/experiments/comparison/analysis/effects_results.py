@@ -2,7 +2,8 @@
 with the reference level, interactions, identical cells, copies, each factor's test where it can act
 (:mod:`~experiments.comparison.analysis.cell_means`), assumption checks.
 
-Means and effects are in accuracy points (percent). Every class writes itself as the JSON ``summary.json``
+Means and effects are in accuracy points (percent); a raw metric (a loss) in its own unit
+(:mod:`~experiments.comparison.analysis.metric_kind`). Every class writes itself as the JSON ``summary.json``
 has always held (:meth:`Effects.to_json`): keys in the same order, a key that was written only where it
 applied (``p_permutation``, ``permutation``) still only there, NaN and infinities as
 ``null``.
@@ -201,7 +202,7 @@ class Effects:
     findings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     copies: list[CopiedSetting] = field(default_factory=list)  # settings whose runs copy others (left out)
-    sesoi: float = 0.5  # the smallest effect of interest, points
+    sesoi: float | None = 0.5  # the smallest effect of interest, points; None: no margin for a raw unit
     cell_model: CellModel | None = None  # each factor tested where it can act
 
     def levels(self, factor: str) -> list[str]:

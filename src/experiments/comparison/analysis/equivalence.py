@@ -25,7 +25,7 @@ class Verdict:
     """What an estimated difference says at the SESOI, with the numbers behind it."""
 
     verdict: str  # differs, equivalent, unresolved
-    sesoi: float
+    sesoi: float | None  # None: no margin for the metric's unit (metric_kind), so never equivalent
     p_tost: float | None  # the larger of the two one-sided p-values
     seeds_per_cell: int | None = None  # a priori, for unresolved ones: seeds per cell to resolve it
 
@@ -71,19 +71,20 @@ def verdict(
     high: float | None,
     se: float | None,
     df: float | None,
-    sesoi: float,
+    sesoi: float | None,
     *,
     sd: float | None = None,
     combinations: int = 1,
     alpha: float = 0.05,
 ) -> Verdict:
-    """The verdict of a difference in points, its interval, and (for TOST) its standard error and df."""
-    p = tost(estimate, se, df, sesoi) if se is not None and df is not None else None
+    """The verdict of a difference in points, its interval, and (for TOST) its standard error and df;
+    without a ``sesoi`` (a raw-unit metric) only ``differs`` or ``unresolved``, no seeds sized."""
+    p = tost(estimate, se, df, sesoi) if se is not None and df is not None and sesoi is not None else None
     if low is not None and high is not None and (low > 0 or high < 0):
         return Verdict(DIFFERS, sesoi, p)
     if p is not None and p < alpha:
         return Verdict(EQUIVALENT, sesoi, p)
-    seeds = seeds_for_sesoi(sd, sesoi, combinations, alpha) if sd is not None else None
+    seeds = seeds_for_sesoi(sd, sesoi, combinations, alpha) if sd is not None and sesoi is not None else None
     return Verdict(UNRESOLVED, sesoi, p, seeds)
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from experiments.comparison.analysis.cell_means import CellModel, LevelContrast
 from experiments.comparison.analysis.effects_results import Effects
 from experiments.comparison.analysis.equivalence import DIFFERS
+from experiments.comparison.analysis.metric_kind import metric_kind
 
 
 @dataclass
@@ -42,12 +43,13 @@ class Changes:
         return " ".join(self.sentences)
 
 
-def said(contrast: LevelContrast | None) -> str:
+def said(contrast: LevelContrast | None, unit: str = " points") -> str:
+    """``differs (+1.20 points [+0.40, +2.00])``; ``unit`` is ``""`` for a raw metric (a loss)."""
     if contrast is None:
         return "cannot be tested"
     verdict = contrast.verdict.words()
     verb = "" if contrast.verdict.verdict == DIFFERS else "is "
-    return f"{verb}{verdict} ({contrast.estimate:+.2f} points [{contrast.low:+.2f}, {contrast.high:+.2f}])"
+    return f"{verb}{verdict} ({contrast.estimate:+.2f}{unit} [{contrast.low:+.2f}, {contrast.high:+.2f}])"
 
 
 def _changed(best: LevelContrast | None, shared: LevelContrast | None) -> bool:
@@ -71,6 +73,9 @@ def changes(best: Effects | None, shared: Effects | None) -> Changes:
     own = _levels(best.cell_model if best else None)
     other = _levels(shared.cell_model if shared else None)
     result = Changes(testable=bool(own) and bool(other))
+    measured = best or shared
+    kind = metric_kind(measured.metric) if measured else None
+    unit = f" {kind.unit}{kind.direction}" if kind and kind.unit else (kind.direction if kind else " points")
     for key in dict.fromkeys([*own, *other]):
         factor, level = key
         reference = (own.get(key) or other[key])[0]
@@ -80,8 +85,8 @@ def changes(best: Effects | None, shared: Effects | None) -> Changes:
             flips = a is not None and b is not None and a.verdict.verdict == b.verdict.verdict
             how = "flips direction" if flips else "changes"
             row.sentence = (
-                f"`{factor}={level}` vs `{reference}` {how}: at each arm's own best it {said(a)}, "
-                f"at the shared setting it {said(b)}."
+                f"`{factor}={level}` vs `{reference}` {how}: at each arm's own best it {said(a, unit)}, "
+                f"at the shared setting it {said(b, unit)}."
             )
         result.rows.append(row)
     return result

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from experiments.comparison.analysis.metric_kind import LABELS as LABELS
+from experiments.comparison.analysis.metric_kind import metric_kind
 from experiments.comparison.analysis.seed_stats import (
     Comparison,
     SeedStats,
@@ -22,14 +24,6 @@ from experiments.records.run_record import RunRecord
 IGNORED_KEYS = ("seed", "logger", "hydra", "paths", "tags", "trainer.devices", "trainer.accelerator")
 #: Final metrics with group statistics over seeds (``val/acc_best``: validation accuracy at its best epoch).
 METRICS = ("test/acc", "test/f1_macro", "val/acc_best")
-LABELS = {
-    "test/acc": "test acc",
-    "test/f1_macro": "test F1 (macro)",
-    "val/acc_best": "best val acc",
-    "val/acc": "val acc",
-    "test/acc_top5": "test top-5",
-    "test/loss": "test loss",
-}
 
 
 @dataclass
@@ -128,7 +122,8 @@ def group_runs(
         group.stats = {m: seed_stats(group.values(m)) for m in dict.fromkeys((metric, *METRICS))}
     scored = [g for g in ordered if g.stats.get(metric) and g.copy_of is None]
     if scored:
-        best = max(scored, key=lambda g: g.stats[metric].mean)  # type: ignore[union-attr]
+        sign = metric_kind(metric).sign()
+        best = max(scored, key=lambda g: sign * g.stats[metric].mean)  # type: ignore[union-attr]
         best.is_best = True
         compare_with_best(scored, best, metric, test, alpha)
     return keys, ordered

@@ -7,16 +7,28 @@ from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-from experiments.comparison.analysis.grouping import LABELS, Group
+from experiments.comparison.analysis.grouping import Group
+from experiments.comparison.analysis.metric_kind import MetricKind, metric_kind
 from experiments.records.run_record import RunRecord
 
+#: The metric of :func:`pct` and :func:`points` unless told: an accuracy.
+ACCURACY = metric_kind("test/acc")
 
-def pct(value: float) -> str:
-    return f"{100 * value:.2f}%"
+
+def pct(value: float, kind: MetricKind = ACCURACY) -> str:
+    """A value as the report shows it: ``61.94%`` (a raw metric: ``1.562``)."""
+    return kind.value(value)
 
 
-def points(value: float) -> str:
-    return f"{100 * abs(value):.2f} points"
+def points(value: float, kind: MetricKind = ACCURACY) -> str:
+    """The size of a difference: ``1.20 points`` (a raw metric: ``0.031``)."""
+    return kind.amount(abs(value) * kind.scale)
+
+
+def _ci(low: float, high: float, kind: MetricKind) -> str:
+    """A 95% interval of a mean, a fraction's clipped to [0, 100] %."""
+    low, high = kind.clip(low, high)
+    return f"{pct(low, kind)} to {pct(high, kind)}"
 
 
 def num_classes(runs: Sequence[RunRecord]) -> int | None:
@@ -34,7 +46,7 @@ def num_classes(runs: Sequence[RunRecord]) -> int | None:
 def collapsed(group: Group, metric: str, classes: int | None) -> bool:
     """Test accuracy within 1.5x of chance: the group learnt next to nothing."""
     summary = group.stats.get(metric)
-    if summary is None or not classes or not metric.endswith("acc"):
+    if summary is None or not classes or not metric.endswith("acc") or not metric_kind(metric).higher_is_better:
         return False
     return summary.mean <= 1.5 / classes
 
@@ -98,13 +110,13 @@ def collapse_reason(group: Group) -> str | None:
 TIED_LINES = 4
 
 
-def _tied_line(tied: Sequence[Group], best: Group, comparisons: int) -> str:
+def _tied_line(tied: Sequence[Group], best: Group, comparisons: int, kind: MetricKind = ACCURACY) -> str:
     diffs = [abs(g.comparison.diff) for g in tied]  # type: ignore[union-attr]
     adjusted = min(g.comparison.p_adjusted for g in tied)  # type: ignore[union-attr]
     alone = sum(1 for g in tied if not (g.comparison.low <= 0 <= g.comparison.high))  # type: ignore[union-attr]
     line = (
         f"{len(tied)} other groups cannot be told apart from `{best.label}` with these seeds: they differ by "
-        f"{points(min(diffs))} to {points(max(diffs))}, smallest Holm-adjusted p = {adjusted:.2g}"
+        f"{points(min(diffs), kind)} to {points(max(diffs), kind)}, smallest Holm-adjusted p = {adjusted:.2g}"
     )
     if alone:
         line += (
@@ -122,7 +134,8 @@ def insights(
     alpha: float = 0.05,
 ) -> list[str]:
     """A few sentences: the winner, what is within noise, what collapsed and why, failures, caveats."""
-    label = LABELS.get(metric, metric)
+    kind = metric_kind(metric)
+    label = kind.label
     lines: list[str] = []
     failed = [r for r in runs if not r.ok]
     scored = [g for g in groups if g.stats.get(metric) and not g.copy_of]
@@ -143,14 +156,15 @@ def insights(
     counts = sorted({g.stats[metric].n for g in scored})  # type: ignore[union-attr]
     seeds = f"{counts[0]}" if len(counts) == 1 else f"{counts[0]}-{counts[-1]}"
     if len(scored) == 1:
-        ci = f" (95% CI {pct(max(bs.low, 0))} to {pct(min(bs.high, 1))})" if bs.n > 1 else ""
+        ci = f" (95% CI {_ci(bs.low, bs.high, kind)})" if bs.n > 1 else ""
         lines.append(
-            f"All {bs.n} runs reach a mean {label} of {pct(bs.mean)}{ci}; no setting varies between them."
+            f"All {bs.n} runs reach a mean {label} of {pct(bs.mean, kind)}{ci}; no setting varies between them."
         )
         return lines
-    ci = f", 95% CI {pct(max(bs.low, 0))} to {pct(min(bs.high, 1))}" if bs.n > 1 else ""
+    ci = f", 95% CI {_ci(bs.low, bs.high, kind)}" if bs.n > 1 else ""
     lines.append(
-        f"`{best.label}` has the highest mean {label}: {pct(bs.mean)} over {_count(bs.n, 'seed')}{ci}."
+        f"`{best.label}` has the {kind.best_word} mean {label}{kind.direction}: {pct(bs.mean, kind)} over "
+        f"{_count(bs.n, 'seed')}{ci}."
     )
     tied, worse, untested = [], [], []
     for group in scored:
@@ -167,17 +181,21 @@ def insights(
     for group in worse:
         c = group.comparison
         assert c is not None
+        near, far = (c.high, c.low) if kind.higher_is_better else (c.low, c.high)
         lines.append(
-            f"`{group.label}` is lower by {points(c.diff)} (95% CI of the difference {points(c.high)} to "
-            f"{points(c.low)}; {test_name}, Holm-adjusted p = {c.p_adjusted:.2g}): the seeds support this gap."
+            f"`{group.label}` is {kind.worse_word} by {points(c.diff, kind)}"
+            f"{'' if kind.higher_is_better else ', and lower is better'} (95% CI of the "
+            f"difference {points(near, kind)} to {points(far, kind)}; {test_name}, Holm-adjusted p = "
+            f"{c.p_adjusted:.2g}): the seeds support this gap."
         )
     if len(tied) > TIED_LINES:
-        lines.append(_tied_line(tied, best, len(scored) - 1))
+        lines.append(_tied_line(tied, best, len(scored) - 1, kind))
         tied = []
     for group in tied:
         c = group.comparison
         assert c is not None
-        interval = f"{100 * c.low:+.2f} to {100 * c.high:+.2f} points"
+        unit = f" {kind.unit}" if kind.unit else ""
+        interval = f"{kind.scale * c.low:+.{2 if kind.fraction else 3}f} to {kind.scale * c.high:+.{2 if kind.fraction else 3}f}{unit}"
         if c.low <= 0 <= c.high or math.isnan(c.low):
             why = f"its 95% CI ({interval}) includes zero (adjusted p = {c.p_adjusted:.2g})"
         else:  # significant alone, not after Holm's correction for the other comparisons
@@ -187,7 +205,7 @@ def insights(
             )
         lines.append(
             f"`{group.label}` cannot be told apart from `{best.label}` with these seeds: the difference is "
-            f"{points(c.diff)} and {why}. More seeds would be needed to rank them."
+            f"{points(c.diff, kind)} and {why}. More seeds would be needed to rank them."
         )
     if untested:
         names = ", ".join(f"`{g.label}`" for g in untested)
@@ -213,14 +231,16 @@ def insights(
     if stds:
         spread = [s for _, s in stds]
         lines.append(
-            f"Seed-to-seed standard deviation of {label} ranges from {points(min(spread))} to "
-            f"{points(max(spread))} across groups; differences smaller than that are noise at {seeds} seeds per group."
+            f"Seed-to-seed standard deviation of {label} ranges from {points(min(spread), kind)} to "
+            f"{points(max(spread), kind)} across groups; differences smaller than that are noise at {seeds} seeds "
+            "per group."
         )
         noisy = [
             g for g, s in stds if len(stds) > 2 and s > 3 * sorted(spread)[len(spread) // 2] and s > 0.01
         ]
         for group in noisy:
-            lines.append(f"`{group.label}` is unstable across seeds (std {points(group.stats[metric].std)}).")  # type: ignore[union-attr]
+            std = group.stats[metric].std  # type: ignore[union-attr]
+            lines.append(f"`{group.label}` is unstable across seeds (std {points(std, kind)}).")
     lines += _cost_lines(scored, best)
     epochs = {r.epochs for r in runs if r.ok and r.epochs}
     if epochs and max(epochs) <= 3:

@@ -94,6 +94,7 @@ def write_json(report: Report, path: Path) -> Path:
         "fair_study": None if report.fair is None else fair_json(report),
         "test_set": None if report.test_set is None else _plain(dataclasses.asdict(report.test_set)),
         "sesoi": report.sesoi,
+        "probes": None if report.probes is None else _plain(dataclasses.asdict(report.probes)),
         "insights": report.insights,
         "plots": {k: p.name for k, p in report.plots.items()},
         "confusion_run": confusion_run(report),

@@ -12,15 +12,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.comparison.analysis.effects_results import CellMean, Effects, LevelEffect
+from experiments.comparison.analysis.metric_kind import MetricKind, metric_kind
 from experiments.records.figures import new_figure, save
 
 
-def _error_bars(points: Sequence[LevelEffect | CellMean]) -> list[list[float]]:
+def _error_bars(points: Sequence[LevelEffect | CellMean], kind: MetricKind) -> list[list[float]]:
     """Asymmetric bar lengths of the 95% intervals, clipped to [0, 100] points; none where unknown."""
     below, above = [], []
     for p in points:
-        low = p.mean if p.ci_low is None else max(p.ci_low, 0.0)
-        high = p.mean if p.ci_high is None else min(p.ci_high, 100.0)
+        low, high = kind.clip(
+            p.mean if p.ci_low is None else p.ci_low, p.mean if p.ci_high is None else p.ci_high, kind.scale
+        )
         below.append(max(p.mean - low, 0.0))
         above.append(max(high - p.mean, 0.0))
     return [below, above]
@@ -29,18 +31,19 @@ def _error_bars(points: Sequence[LevelEffect | CellMean]) -> list[list[float]]:
 def main_effects_plot(result: Effects, path: Path) -> Path:
     """One panel per factor: each level's mean with its 95% interval, the reference level marked."""
     factors = result.factors
+    kind = metric_kind(result.metric)
     figure = new_figure(max(3.2 * len(factors), 4.8), 3.8)
     axes = figure.subplots(1, len(factors), sharey=True, squeeze=False)[0]
     for ax, factor in zip(axes, factors):
         effects = result.effects[factor]
         levels = effects.levels
         xs = list(range(len(levels)))
-        ax.errorbar(xs, [lv.mean for lv in levels], yerr=_error_bars(levels), fmt="o-", capsize=4, ms=6)
+        ax.errorbar(xs, [lv.mean for lv in levels], yerr=_error_bars(levels, kind), fmt="o-", capsize=4, ms=6)
         ax.set_xticks(xs, [f"{lv.level}\n(n={lv.n})" for lv in levels], fontsize=8)
         ax.set_title(f"{factor} (ref. {effects.reference})", fontsize=9)
         ax.set_xlim(-0.5, len(levels) - 0.5)
         ax.grid(axis="y", alpha=0.3)
-    axes[0].set_ylabel(f"{result.metric_label} (%)")
+    axes[0].set_ylabel(_unit_label(result, kind))
     figure.suptitle(f"Main effects on {result.metric_label}: level means with 95% CI", fontsize=10)
     return save(figure, path)
 
@@ -50,6 +53,7 @@ def interaction_plot(result: Effects, term: str, path: Path) -> Path:
     from matplotlib import colormaps
 
     info = result.interactions[term]
+    kind = metric_kind(result.metric)
     factor, by = info.factor, info.by
     levels = result.levels(factor)
     by_levels = list(dict.fromkeys(c.by_level for c in info.cells))
@@ -63,7 +67,7 @@ def interaction_plot(result: Effects, term: str, path: Path) -> Path:
         ax.errorbar(
             xs,
             [c.mean for c in cells],
-            yerr=_error_bars(cells),
+            yerr=_error_bars(cells, kind),
             fmt="o-",
             capsize=4,
             ms=6,
@@ -72,11 +76,16 @@ def interaction_plot(result: Effects, term: str, path: Path) -> Path:
         )
     ax.set_xticks(range(len(levels)), levels)
     ax.set_xlabel(factor)
-    ax.set_ylabel(f"{result.metric_label} (%)")
+    ax.set_ylabel(_unit_label(result, kind))
     ax.set_title(f"{result.metric_label}: {factor} by {by} (cell means with 95% CI)", fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8, loc="best")
     return save(figure, path)
+
+
+def _unit_label(result: Effects, kind: MetricKind) -> str:
+    """``test acc (%)``; ``probe/gap_loss (lower is better)``."""
+    return result.metric_label + (" (%)" if kind.fraction else "") + kind.direction
 
 
 def _file_part(text: str) -> str:

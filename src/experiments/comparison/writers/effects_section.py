@@ -11,6 +11,7 @@ import math
 
 from experiments.comparison.analysis.effects_findings import seeds_text
 from experiments.comparison.analysis.effects_results import Effects
+from experiments.comparison.analysis.metric_kind import MetricKind, metric_kind
 
 Table = tuple[str, list[str], list[list[str]]]  # title, header, rows
 
@@ -27,9 +28,9 @@ def _p(value: float | None) -> str:
     return "-" if _finite(value) is None else f"{value:.2g}"
 
 
-def _interval(low: float | None, high: float | None) -> str:
+def _interval(low: float | None, high: float | None, digits: int = 2) -> str:
     low, high = _finite(low), _finite(high)
-    return "" if low is None or high is None else f" [{low:.2f}, {high:.2f}]"
+    return "" if low is None or high is None else f" [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def summary_line(result: Effects) -> str:
@@ -42,16 +43,19 @@ def summary_line(result: Effects) -> str:
         f"{result.runs} runs of {design} ({result.cells} of {result.grid_cells} cells, "
         f"{seeds_text(result)} seeds per cell). "
     )
+    measured = metric_kind(result.metric)
+    units = "points (percent)" if measured.fraction else f"{measured.label}'s own unit"
     if not result.anova:
-        return text + "No ANOVA (see the notes): the level means are descriptive. Means in points (percent)."
+        return text + f"No ANOVA (see the notes): the level means are descriptive. Means in {units}."
     kind = (
         "balanced grid" if result.anova_type == "II" else "unbalanced or partial grid, sum-to-zero contrasts"
     )
     terms = "main effects and two-way interactions" if len(sizes) > 1 else "one-way"
     return text + (
         f"ANOVA of {result.metric_label}, type {result.anova_type} ({kind}), {terms}; p-values "
-        f"Holm-adjusted over the terms, alpha = {result.alpha:g}. Means and effects in points (percent), "
-        "95% intervals (of a mean: clipped to [0, 100])."
+        f"Holm-adjusted over the terms, alpha = {result.alpha:g}. Means and effects in {units}, "
+        + ("95% intervals (of a mean: clipped to [0, 100])." if measured.fraction else "95% intervals.")
+        + ("" if measured.higher_is_better else " Lower is better.")
     )
 
 
@@ -73,31 +77,34 @@ def _anova_table(result: Effects) -> Table:
 def effects_tables(result: Effects) -> list[Table]:
     """The ANOVA table, one table per factor and one per significant interaction, as strings."""
     label = result.metric_label
+    kind = metric_kind(result.metric)
+    unit = f" ({kind.unit})" if kind.unit else ""
+    digits = 2 if kind.fraction else 3
     tables: list[Table] = [_anova_table(result)] if result.anova else []
     for factor, effects in result.effects.items():
         ref = effects.reference
-        header = ["level", "runs", f"{label} % [95% CI]", f"effect vs {ref} (points) [95% CI]", "Welch p"]
+        header = ["level", "runs", f"{label}{kind.percent} [95% CI]", f"effect vs {ref}{unit} [95% CI]", "Welch p"]
         rows = [
             [
                 lv.level,
                 str(lv.n),
-                _num(lv.mean) + _mean_interval(lv.ci_low, lv.ci_high),
+                _num(lv.mean, digits) + _mean_interval(lv.ci_low, lv.ci_high, kind),
                 "reference"
                 if lv.level == ref
-                else _effect_cell(lv.effect, lv.effect_ci_low, lv.effect_ci_high),
+                else _effect_cell(lv.effect, lv.effect_ci_low, lv.effect_ci_high, digits),
                 _p(lv.p),
             ]
             for lv in effects.levels
         ]
         tables.append((f"`{factor}`", header, rows))
     for term, info in result.interactions.items():
-        header = [info.by, info.factor, "runs", f"effect vs {info.reference} (points) [95% CI]", "Welch p"]
+        header = [info.by, info.factor, "runs", f"effect vs {info.reference}{unit} [95% CI]", "Welch p"]
         rows = [
             [
                 e.by_level,
                 e.level,
                 str(e.n),
-                _effect_cell(e.effect, e.effect_ci_low, e.effect_ci_high),
+                _effect_cell(e.effect, e.effect_ci_low, e.effect_ci_high, digits),
                 _p(e.p),
             ]
             for e in info.effects
@@ -106,14 +113,16 @@ def effects_tables(result: Effects) -> list[Table]:
     return tables
 
 
-def _mean_interval(low: float | None, high: float | None) -> str:
+def _mean_interval(low: float | None, high: float | None, kind: MetricKind) -> str:
     """A mean's interval clipped to [0, 100] points (a t-interval over 2-3 seeds can pass the bounds)."""
     low, high = _finite(low), _finite(high)
-    return "" if low is None or high is None else _interval(max(low, 0.0), min(high, 100.0))
+    if low is None or high is None:
+        return ""
+    return _interval(*kind.clip(low, high, kind.scale), digits=2 if kind.fraction else 3)
 
 
-def _effect_cell(effect: float, low: float | None, high: float | None) -> str:
-    return f"{effect:+.2f}" + _interval(low, high)
+def _effect_cell(effect: float, low: float | None, high: float | None, digits: int = 2) -> str:
+    return f"{effect:+.{digits}f}" + _interval(low, high, digits)
 
 
 def _cell(text: str) -> str:

@@ -56,7 +56,11 @@ def tuning_part(study: FairStudy) -> FairPart | None:
 
 
 def shared_part(study: FairStudy) -> FairPart:
+    from experiments.comparison.analysis.metric_kind import metric_kind
+
     changes = study.changes
+    kind = metric_kind(study.shared_effects.metric if study.shared_effects else "test/acc")
+    unit = f" {kind.unit}" if kind.unit else ""
     part = FairPart(
         SHARED_TITLE,
         ["Each level against the reference, tested where it can act (cell-means model, 95% intervals, "
@@ -66,7 +70,7 @@ def shared_part(study: FairStudy) -> FairPart:
         ["factor", "level vs reference", "at each arm's own best", "at the shared setting", "conclusion"],
     )
     for row in changes.rows:
-        part.rows.append([row.factor, f"{row.level} vs {row.reference}", said(row.best), said(row.shared),
+        part.rows.append([row.factor, f"{row.level} vs {row.reference}", said(row.best, unit), said(row.shared, unit),
                           "changes" if row.changed else "same"])
     if not changes.rows:
         part.header, part.rows = [], []

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.comparison.analysis.grouping import LABELS, Group
+from experiments.comparison.analysis.metric_kind import metric_kind
 from experiments.comparison.analysis.seed_stats import SeedStats
 from experiments.records.figures import draw_confusion, integer_epochs, new_figure, save
 from experiments.records.run_record import RunRecord
@@ -25,8 +26,9 @@ def _interval(s: SeedStats | None) -> float:
 
 
 def is_share(metric: str) -> bool:
-    """An accuracy or F1: a share in [0, 1], drawn in percent as the tables show it."""
-    return metric.split("/")[-1].startswith(("acc", "f1"))
+    """A fraction in [0, 1] (an accuracy, F1, a probe's share; not a loss: metric_kind), drawn in percent
+    as the tables show it."""
+    return metric_kind(metric).fraction
 
 
 def scale(metric: str) -> float:
@@ -43,7 +45,7 @@ def _bounded(s: SeedStats, metric: str) -> Any:
     if not is_share(metric):
         return half
     mean = s.mean * 100
-    low, high = max(mean - half, 0.0), min(mean + half, 100.0)
+    low, high = metric_kind(metric).clip(mean - half, mean + half, 100.0)
     return [[mean - low], [high - mean]]
 
 
@@ -119,7 +121,7 @@ def final_metric(groups: Sequence[Group], metric: str, path: Path, title: str = 
         ax.scatter(values, [y + 0.18] * len(values), color=color, s=16, alpha=0.7, marker="o")
     ax.set_yticks(ys, [g.label + (" ★" if g.is_best else "") for g in scored], fontsize=9)
     shown = "square: mean with 95% CI; dots: seeds" if _repeated(scored) else "one run per group"
-    ax.set_xlabel(f"{axis_label(metric)} ({shown})")
+    ax.set_xlabel(f"{axis_label(metric)} ({shown}){metric_kind(metric).direction}")
     ax.grid(axis="x", alpha=0.3)
     ax.set_ylim(-0.7, len(scored) - 0.3)
     if title:
@@ -163,7 +165,7 @@ def metric_against(
     if log and all(x.mean > 0 for _, _, x in points):
         ax.set_xscale("log")
     ax.set_xlabel(xlabel)
-    ax.set_ylabel(f"{axis_label(metric)}\n(mean, 95% CI; dots: runs)")
+    ax.set_ylabel(f"{axis_label(metric)}{metric_kind(metric).direction}\n(mean, 95% CI; dots: runs)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=9, loc="best")
     if title:

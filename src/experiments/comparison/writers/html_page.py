@@ -13,9 +13,10 @@ from typing import Any
 from experiments.comparison.analysis.effects_results import Effects
 from experiments.comparison.report_model import Report
 from experiments.comparison.writers.formatting import MARK_WORSE, mark
+from experiments.comparison.writers.probe_plots import PROBE_FILES
 from experiments.comparison.writers.tables import (
-    COMPARISON_HEADER,
     FAILED_HEADER,
+    comparison_header,
     comparison_rows,
     context_lines,
     failed_rows,
@@ -99,6 +100,28 @@ def png_size(path: Path) -> tuple[int, int]:
     return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
 
 
+def figure(name: str, title: str, plot: Path) -> str:
+    """A plot embedded in the page, at most its own size, with its caption."""
+    width, height = png_size(plot)
+    image = f'<img alt="{html.escape(name)}" width="{width}" height="{height}" src="{embed_png(plot)}">'
+    return f"<figure><figcaption>{html.escape(title)}</figcaption>{image}</figure>"
+
+
+def probes_html(report: Report) -> list[str]:
+    """The Probes section: the intro, then each probe's table with its plot under it."""
+    from experiments.comparison.writers.probe_plots import TITLES
+    from experiments.comparison.writers.probe_section import probe_intro, probe_parts
+
+    assert report.probes is not None
+    body = ["<h2>Probes</h2>", *(f"<p>{_inline(line)}</p>" for line in probe_intro(report.probes))]
+    for part in probe_parts(report.probes):
+        body += [f"<h3>{html.escape(part.title)}</h3>", html_table(part.header, part.rows)]
+        plot = report.plots.get(part.plot) if part.plot else None
+        if plot is not None:
+            body.append(figure(part.plot, TITLES[part.plot], plot))  # type: ignore[arg-type,index]
+    return body
+
+
 def write_html(report: Report, path: Path) -> Path:
     header, rows = table_rows(report)
     classes = ["best" if g.is_best else ("worse" if mark(g) == MARK_WORSE else "") for g in report.groups]
@@ -124,7 +147,7 @@ def write_html(report: Report, path: Path) -> Path:
     if comparisons:
         body += [
             f"<h2>Differences against the best group ({html.escape(report.test_name)})</h2>",
-            html_table(COMPARISON_HEADER, comparisons),
+            html_table(comparison_header(report), comparisons),
         ]
     if report.test_set:
         from experiments.comparison.writers.test_set_section import lines_of_test_set
@@ -140,6 +163,8 @@ def write_html(report: Report, path: Path) -> Path:
             if part.rows:
                 body.append(html_table(part.header, part.rows))
             body += [f"<p>{_inline(line)}</p>" for line in part.after]
+    if report.probes:
+        body += probes_html(report)
     if report.settling:
         from experiments.comparison.writers.tables import settling_table
 
@@ -150,16 +175,12 @@ def write_html(report: Report, path: Path) -> Path:
         if report.failed
         else "<p>None: every run finished.</p>"
     )
-    if report.plots:
+    general = {k: v for k, v in report.plots.items() if k not in PROBE_FILES}  # those show under Probes
+    if general:
         body.append("<h2>Plots</h2>")
         titles = plot_titles(report)
-        for name, plot in report.plots.items():
-            title = html.escape(titles.get(name, name))
-            width, height = png_size(plot)
-            image = (
-                f'<img alt="{html.escape(name)}" width="{width}" height="{height}" src="{embed_png(plot)}">'
-            )
-            body.append(f"<figure><figcaption>{title}</figcaption>{image}</figure>")
+        for name, plot in general.items():
+            body.append(figure(name, titles.get(name, name), plot))
     body += [
         "<h2>All runs</h2>",
         '<p class="legend">Accuracies and F1 in %, epochs 1-based; runs.csv has the raw values.</p>',

@@ -6,9 +6,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from experiments.comparison.report_model import Report
+from experiments.comparison.writers.probe_plots import PROBE_FILES
 from experiments.comparison.writers.tables import (
-    COMPARISON_HEADER,
     FAILED_HEADER,
+    comparison_header,
     comparison_rows,
     context_lines,
     failed_rows,
@@ -61,7 +62,7 @@ def write_markdown(report: Report, path: Path) -> Path:
         parts += [
             f"## Differences against the best group ({report.test_name})",
             "",
-            md_table(COMPARISON_HEADER, comparisons),
+            md_table(comparison_header(report), comparisons),
             "",
         ]
     if report.test_set:
@@ -80,6 +81,8 @@ def write_markdown(report: Report, path: Path) -> Path:
             if part.rows:
                 parts += [md_table(part.header, part.rows), ""]
             parts += [*(x for line in part.after for x in (line, ""))]
+    if report.probes:
+        parts += probes_markdown(report, path.parent)
     if report.settling:
         from experiments.comparison.writers.tables import settling_table
 
@@ -89,10 +92,11 @@ def write_markdown(report: Report, path: Path) -> Path:
         md_table(FAILED_HEADER, failed_rows(report)) if report.failed else "None: every run finished.",
         "",
     ]
-    if report.plots:
+    general = {k: v for k, v in report.plots.items() if k not in PROBE_FILES}  # those show under Probes
+    if general:
         parts += ["## Plots", ""]
         titles = plot_titles(report)
-        for name, plot in report.plots.items():
+        for name, plot in general.items():
             rel = _relative(plot, path.parent)
             parts += [f"### {titles.get(name, name)}", "", f"![{name}]({rel})", ""]
     parts += [
@@ -103,6 +107,21 @@ def write_markdown(report: Report, path: Path) -> Path:
 
     write_atomic(path, md_safe("\n".join(parts)))
     return path
+
+
+def probes_markdown(report: Report, where: Path) -> list[str]:
+    """The Probes section: the intro, then each probe's table with its plot under it."""
+    from experiments.comparison.writers.probe_plots import TITLES
+    from experiments.comparison.writers.probe_section import probe_intro, probe_parts
+
+    assert report.probes is not None
+    parts = ["## Probes", "", *(x for line in probe_intro(report.probes) for x in (line, ""))]
+    for part in probe_parts(report.probes):
+        parts += [f"### {part.title}", "", md_table(part.header, part.rows), ""]
+        plot = report.plots.get(part.plot) if part.plot else None
+        if plot is not None:
+            parts += [f"![{TITLES[part.plot]}]({_relative(plot, where)})", ""]  # type: ignore[index]
+    return parts
 
 
 def _relative(target: Path, start: Path) -> str:

@@ -6,6 +6,7 @@ import math
 from typing import Any
 
 from experiments.comparison.analysis.grouping import LABELS, METRICS, value_of
+from experiments.comparison.analysis.metric_kind import metric_kind
 from experiments.comparison.analysis.settling import Settling
 from experiments.comparison.report_model import Report
 from experiments.comparison.writers.formatting import (
@@ -18,6 +19,7 @@ from experiments.comparison.writers.formatting import (
     fmt_diff,
     fmt_float,
     fmt_int,
+    fmt_signed,
     fmt_stats,
     mark,
 )
@@ -37,11 +39,13 @@ RUN_METRICS = (
 def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
     """The group table, one row per group, as strings (shared by rich, Markdown and HTML)."""
     m = report.metric
+    kind = metric_kind(m)
+    unit = f"{kind.unit}, " if kind.unit else ""
     header = [
         "group",
         "runs",
-        f"{LABELS.get(m, m)} % (mean ± std [95% CI])",
-        "Δ vs best (points, adj. p)",
+        f"{kind.label}{kind.percent} (mean ± std [95% CI]){kind.direction}",
+        f"Δ vs best ({unit}adj. p)",
         "",
         *(f"{LABELS.get(k, k)} %" for k in METRICS if k != m),
         "best epoch",
@@ -56,8 +60,8 @@ def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
             [
                 g.label,
                 f"{len(g.ok_runs)}/{len(g.runs)}",
-                fmt_stats(g.stats.get(m)),
-                fmt_diff(g),
+                fmt_stats(g.stats.get(m), kind=kind),
+                fmt_diff(g, kind),
                 mark(g),
                 *(fmt_stats(g.stats.get(k), ci=False) for k in METRICS if k != m),
                 best_epochs(g),
@@ -71,12 +75,14 @@ def table_rows(report: Report) -> tuple[list[str], list[list[str]]]:
 
 
 def legend(report: Report) -> str:
+    kind = metric_kind(report.metric)
     return (
-        f"{MARK_BEST} best mean {LABELS.get(report.metric, report.metric)}; {MARK_WORSE} lower than the best "
+        f"{MARK_BEST} best mean {kind.label}{kind.direction}; {MARK_WORSE} {kind.worse_word} than the best "
         f"({report.test_name}, Holm-adjusted p < {report.alpha}); {MARK_TIED} cannot be told apart from the best "
         f"with these seeds; {MARK_UNTESTED} too few finished seeds to test; = a copy of another group (the same "
         f"networks and seeds: shown, never counted as seeds or tested). Intervals are t-intervals over seeds, "
-        "clipped to [0, 100] (summary.json has them unclipped). Best epoch is 1-based, one per seed."
+        + ("clipped to [0, 100] (summary.json has them unclipped)" if kind.fraction else "in the metric's own unit")
+        + ". Best epoch is 1-based, one per seed."
     )
 
 
@@ -85,6 +91,7 @@ def failed_rows(report: Report) -> list[list[str]]:
 
 
 def comparison_rows(report: Report) -> list[list[str]]:
+    kind = metric_kind(report.metric)
     rows = []
     for g in report.groups:
         c = g.comparison
@@ -93,15 +100,22 @@ def comparison_rows(report: Report) -> list[list[str]]:
             continue
         if g.is_best or c is None:
             continue
-        ci = "-" if math.isnan(c.low) else f"[{100 * c.low:+.2f}, {100 * c.high:+.2f}]"
+        ci = "-" if math.isnan(c.low) else f"[{fmt_signed(c.low, kind)}, {fmt_signed(c.high, kind)}]"
         p = "-" if math.isnan(c.p) else f"{c.p:.3g}"
         p_adj = "-" if math.isnan(c.p_adjusted) else f"{c.p_adjusted:.3g}"
-        verdict = {None: "too few seeds", True: "lower", False: "cannot tell apart"}[c.distinguishable]
-        rows.append([g.label, f"{100 * c.diff:+.2f}", ci, p, p_adj, verdict])
+        verdict = {None: "too few seeds", True: kind.worse_word, False: "cannot tell apart"}[c.distinguishable]
+        rows.append([g.label, fmt_signed(c.diff, kind), ci, p, p_adj, verdict])
     return rows
 
 
 COMPARISON_HEADER = ["group", "Δ vs best (points)", "95% CI of Δ", "p", "Holm-adjusted p", "verdict"]
+
+
+def comparison_header(report: Report) -> list[str]:
+    """:data:`COMPARISON_HEADER` in the metric's unit (a raw metric's Δ has none)."""
+    kind = metric_kind(report.metric)
+    delta = f"Δ vs best ({kind.unit})" if kind.unit else "Δ vs best"
+    return ["group", delta + kind.direction, *COMPARISON_HEADER[2:]]
 FAILED_HEADER = ["run", "status", "error", "path"]
 PLOT_TITLES = {
     "curves": "Validation accuracy (%) and loss per epoch (mean ± 1 std over seeds)",
@@ -116,8 +130,9 @@ PLOT_TITLES = {
 
 def plot_titles(report: Report) -> dict[str, str]:
     """Captions of every plot of the report, the effects' plots included, in the report's metric."""
-    label = LABELS.get(report.metric, report.metric)
-    unit = " (%)" if report.metric.split("/")[-1].startswith(("acc", "f1")) else ""
+    kind = metric_kind(report.metric)
+    label = kind.label
+    unit = (" (%)" if kind.fraction else "") + kind.direction
     titles = {k: v.replace("Test accuracy (%)", label.capitalize() + unit) for k, v in PLOT_TITLES.items()}
     titles["final"] = f"Final {label}{unit} with 95% confidence intervals"
     from experiments.comparison.writers.group_plots import confusion_choice

@@ -8,8 +8,18 @@ import sys
 from typing import Any
 
 from experiments.comparison.analysis.grouping import LABELS, METRICS
+from experiments.comparison.analysis.metric_kind import MetricKind, metric_kind
 from experiments.comparison.report_model import Report
-from experiments.comparison.writers.formatting import MARK_WORSE, fmt_ci, fmt_float, fmt_int, fmt_pct, mark
+from experiments.comparison.writers.formatting import (
+    MARK_WORSE,
+    fmt_ci,
+    fmt_float,
+    fmt_in,
+    fmt_int,
+    fmt_pct,
+    fmt_signed,
+    mark,
+)
 from experiments.comparison.writers.tables import legend
 
 #: Terminal columns (by id) in the order they are left out when the table is wider than the terminal.
@@ -20,17 +30,18 @@ Column = tuple[str, str, list[str]]  # id, header (may hold a line break), cells
 def group_columns(report: Report) -> list[Column]:
     """The group table for the terminal, column by column; long headers fold onto two lines."""
     m, groups = report.metric, report.groups
+    kind = metric_kind(m)
     columns: list[Column] = [
         ("group", "group", [g.label for g in groups]),
         ("n", "n", [f"{len(g.ok_runs)}/{len(g.runs)}" for g in groups]),
         (
             "metric",
-            _fold(f"{LABELS.get(m, m)} %"),
-            [fmt_pct(s.mean if (s := g.stats.get(m)) else None) for g in groups],
+            _fold(f"{kind.label}{kind.percent}") + ("\n(lower is better)" if not kind.higher_is_better else ""),
+            [fmt_in(s.mean if (s := g.stats.get(m)) else None, kind) for g in groups],
         ),
-        ("std", "± std", [fmt_pct(s.std if (s := g.stats.get(m)) else None) for g in groups]),
-        ("ci", "95% CI", [fmt_ci(g.stats.get(m)) for g in groups]),
-        ("diff", "Δ best\npoints", [_diff(g) for g in groups]),
+        ("std", "± std", [fmt_in(s.std if (s := g.stats.get(m)) else None, kind) for g in groups]),
+        ("ci", "95% CI", [fmt_ci(g.stats.get(m), kind) for g in groups]),
+        ("diff", "Δ best\n" + (kind.unit or "raw"), [_diff(g, kind) for g in groups]),
         ("p", "adj. p", [_p(g) for g in groups]),
         ("mark", "", [mark(g) for g in groups]),
     ]
@@ -60,10 +71,10 @@ def _fold(header: str) -> str:
     return header[:cut] + "\n" + header[cut + 1 :]
 
 
-def _diff(g: Any) -> str:
+def _diff(g: Any, kind: MetricKind) -> str:
     if g.copy_of:
         return "= copy"
-    return "" if g.is_best or g.comparison is None else f"{100 * g.comparison.diff:+.2f}"
+    return "" if g.is_best or g.comparison is None else fmt_signed(g.comparison.diff, kind)
 
 
 def _p(g: Any) -> str:
@@ -150,6 +161,11 @@ def print_table(report: Report, console: Any = None) -> None:
         console.print(escape(legend(report)), style="dim")
     for line in report.insights:
         console.print("• " + escape(line.replace("`", "")), highlight=False)
+    if report.probes:
+        from experiments.comparison.writers.probe_section import probe_lines
+
+        for line in probe_lines(report.probes):
+            console.print("probes " + escape(line), highlight=False)
     for run in report.failed:
         detail = escape(f"{run.name}: {run.error or ''} ({run.path})")
         console.print(f"[red]{run.status}[/red] {detail}", highlight=False)
