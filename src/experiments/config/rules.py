@@ -141,9 +141,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: isinstance(v, str) and v.strip() != "",
         "must be the model's name (its file stem in conf/model/), e.g. lenet5",
     ),
-    Rule(
-        "model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True
-    ),
+    Rule("model.net.dropout", lambda v: _number(v) and 0 <= v < 1, "must be a number in [0, 1)", optional=True),
     Rule("pooling.norm_type", lambda v: _number(v) and v > 0, "must be a positive number", optional=True),
     Rule(
         "pooling.filter_size",
