@@ -68,6 +68,7 @@ EVERY_FIELD = {
     "limited_evaluation": {"test": {"batches": 1, "of_batches": 2, "images": 1, "classes_seen": 1, "classes": 2}},
     "evaluated": {"checkpoint": "../run/checkpoints/best.ckpt", "run": "../run", "trained_on": "digits"},
     "probes": {"file": "probes.json", "ran": ["shift"], "images": 360, "train_images": None, "limited": False, "seconds": 0.1},
+    "scheduler_state": "CANCELLED",
     "schema_version": SCHEMA_VERSION,
 }
 
