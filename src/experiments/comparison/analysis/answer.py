@@ -20,7 +20,7 @@ def _matters(test: FactorTest, kind: MetricKind) -> str:
     resolved = sorted(
         (lv for lv in test.levels if lv.verdict.verdict == DIFFERS), key=lambda lv: -abs(lv.estimate)
     )
-    said = ", ".join(f"`{lv.level}` {change(lv.estimate, lv.low, lv.high, kind)}" for lv in resolved[:3])
+    said = ", ".join(f"`{lv.level}` {change(lv.estimate, lv.low, lv.high, kind)}" for lv in resolved)
     return f"`{test.factor}` matters: against `{test.reference}`, {said}{_where(test)}"
 
 
