@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "claims.md"
 REPORTS = ROOT / "docs" / "claims"
 VERDICTS = ("supported", "refuted", "depends on", "not measured")
-INTERVAL = re.compile(r"-?\d+\.\d+ \[-?\d+\.\d+, -?\d+\.\d+\]")
+INTERVAL = re.compile(r"\[-?\d+\.\d+, -?\d+\.\d+\]")
 
 
 def summaries() -> dict[str, dict]:
