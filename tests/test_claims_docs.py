@@ -20,7 +20,7 @@ from scipy import stats
 ROOT = Path(__file__).resolve().parents[1]
 PAGE = ROOT / "docs" / "claims.md"
 REPORTS = ROOT / "docs" / "claims"
-VERDICTS = ("supported", "refuted", "depends on", "not measured")
+VERDICTS = ("supported", "refuted", "depends on", "unresolved", "not measured")
 INTERVAL = re.compile(r"\[-?\d+\.\d+, -?\d+\.\d+\]")
 
 

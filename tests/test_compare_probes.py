@@ -251,3 +251,20 @@ def test_real_sweep_with_probes_then_compare(tmp_path):
         assert cells[2] == "2" and 0 <= float(cells[3]) <= 100
         row_of(probes, f"pooling={pooling}", "probe/shift_acc_3px")
         row_of(probes, f"pooling={pooling}", "probe/border_occlude_acc_4px")
+
+
+def test_runs_csv_carries_the_probe_metrics_and_reads_back_into_the_same_answer(sweep, tmp_path):
+    """A report's runs.csv keeps every probe metric, so `experiments compare <report>/runs.csv` re-analyses them."""
+    import shutil
+
+    shutil.rmtree(sweep / "9")  # the copy: runs.csv has no identical_to column to say it is one
+    first = tmp_path / "first"
+    assert run_compare(str(sweep), "-o", str(first), "--metric", "probe/consistency") == 0
+    header = (first / "runs.csv").read_text().splitlines()[0].split(",")
+    assert {"probe/consistency", "probe/gap_acc", "probe/shift_acc_2px"} <= set(header)
+    again = tmp_path / "again"
+    assert run_compare(str(first / "runs.csv"), "-o", str(again), "--metric", "probe/consistency") == 0
+    before = json.loads((first / "summary.json").read_text())
+    after = json.loads((again / "summary.json").read_text())
+    assert after["answer"] == before["answer"]
+    assert after["probes"]["tables"] == before["probes"]["tables"]

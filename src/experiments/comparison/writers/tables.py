@@ -187,7 +187,10 @@ def context_lines(report: Report) -> list[str]:
 def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
     # a fair study's stage (tune, best or shared) and the tuned keys' values
     stage = ["study_stage", *report.fair.tuned_keys] if report.fair else []
-    header = [*LEADING_COLUMNS, *stage, *report.keys, *RUN_METRICS, *TRAILING_COLUMNS]
+    # the primary metric where it is none of the usual ones, and every probe metric (probes/): a report's
+    # runs.csv is read back as records (experiments compare <report>/runs.csv) with them
+    extra = sorted(({report.metric} | {m for r in report.runs for m in r.metrics if m.startswith("probe/")}) - set(RUN_METRICS))
+    header = [*LEADING_COLUMNS, *stage, *report.keys, *RUN_METRICS, *extra, *TRAILING_COLUMNS]
     group_of = {id(r): g.label for g in report.groups for r in g.runs}
     rows = []
     for run in report.runs:
@@ -197,7 +200,7 @@ def runs_table(report: Report) -> tuple[list[str], list[list[Any]]]:
 
             row += [stage_of(run) or "", *(value_of(run, k) for k in report.fair.tuned_keys)]
         row += [value_of(run, k) for k in report.keys]
-        row += [run.metric(m) for m in RUN_METRICS]
+        row += [run.metric(m) for m in (*RUN_METRICS, *extra)]
         row += [run.best_epoch, run.epochs, run.params_total, run.flops, run.images_per_s, run.wall_time_s]
         row += [run.source, run.path, (run.wandb or {}).get("url") or ""]
         rows.append(row)
