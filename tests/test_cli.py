@@ -248,7 +248,7 @@ def test_help_lists_config_groups_only_and_each_command_names_itself(tmp_path):
 
     listed = run_cli("--help", cwd=tmp_path)
     assert listed.returncode == 0
-    assert "pooling: avg, lp, max, min" in listed.stdout and "wandb_sweep" not in listed.stdout
+    assert "pooling: avg, blurmax, lp, max, min, none, strided_conv" in listed.stdout and "wandb_sweep" not in listed.stdout
     assert (
         "wandb_sweep" not in config_groups()
     )  # W&B sweep files, not a group: `wandb_sweep=...` is no option
