@@ -23,12 +23,10 @@ def requeue_checkpoint(run_dir: str | Path) -> Path | None:
     """For a requeued job: the newest of Lightning's HPC checkpoints and our interrupted/last ones, else None."""
     if not restarted_by_slurm():
         return None
+    from experiments.training.resume import checkpoints_newest_first
+
     run_dir = Path(run_dir)
-    found = [
-        *run_dir.glob(HPC_CHECKPOINTS),
-        *(run_dir / "checkpoints" / name for name in ("interrupted.ckpt", "last.ckpt")),
-    ]
-    found = [p for p in found if p.is_file()]
+    found = [*run_dir.glob(HPC_CHECKPOINTS), *checkpoints_newest_first(run_dir)]
     return max(found, key=lambda p: p.stat().st_mtime) if found else None
 
 

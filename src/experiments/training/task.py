@@ -8,12 +8,13 @@ identical job's record, its device share); the console's one line for bad input 
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from omegaconf import DictConfig, OmegaConf
 
@@ -95,7 +96,15 @@ def train(
         if not multirun:
             raise
         print(f"Job failed ({output_dir}): {type(error).__name__}: {error}", file=sys.stderr)
-    return float("nan") if _searching() else None
+    from hydra.core.hydra_config import HydraConfig
+
+    return failed_value(HydraConfig.get().sweeper)
+
+
+def failed_value(sweeper: Mapping[str, Any]) -> float | None:
+    """What a failed sweep job returns: NaN to a search sweeper (Optuna needs a number from every trial, and
+    NaN marks a failed one), None to a grid. Launchers that record a job whose process died return it too."""
+    return math.nan if "direction" in sweeper else None
 
 
 def objective(cfg: DictConfig, metrics: dict[str, float]) -> float | None:
@@ -112,10 +121,3 @@ def quiet_library_warnings() -> None:
         warnings.filterwarnings("ignore", message=pattern)
     if not os.environ.get("SLURM_JOB_ID"):
         warnings.filterwarnings("ignore", message=SRUN_WARNING)
-
-
-def _searching() -> bool:
-    """A search sweeper (Optuna) needs a number from every trial; NaN marks a failed one."""
-    from hydra.core.hydra_config import HydraConfig
-
-    return "direction" in HydraConfig.get().sweeper

@@ -31,8 +31,10 @@ def record_failed(run_dir: Path, why: str, **fields: Any) -> None:
     RecordWriter.completing(run_dir).update(status="failed", error=why, **fields)
 
 
-def failed_return(overrides: Sequence[str], run_dir: Path, value: Any = None) -> JobReturn:
-    """What a failed sweep job returns (``experiments.training.task.train`` returns None, NaN to a search)."""
+def failed_return(launcher: Any, overrides: Sequence[str], run_dir: Path) -> JobReturn:
+    """What a failed sweep job returns: as ``experiments.training.task.train`` does (None, NaN to a search)."""
+    from experiments.training.task import failed_value
+
     ret = JobReturn(overrides=list(overrides), working_dir=str(run_dir), status=JobStatus.COMPLETED)
-    ret.return_value = value
+    ret.return_value = failed_value(launcher.config.hydra.sweeper)
     return ret

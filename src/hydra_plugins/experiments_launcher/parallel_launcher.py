@@ -112,7 +112,7 @@ def launch_surviving(
                 f"[job {initial_job_idx + i}] failed: {why}  {','.join(filter_overrides(job_overrides[i]))}",
                 flush=True,
             )
-            returns[i] = failed_return(job_overrides[i], run_dir)
+            returns[i] = failed_return(launcher, job_overrides[i], run_dir)
     return [returns[i] for i in range(len(job_overrides))]
 
 

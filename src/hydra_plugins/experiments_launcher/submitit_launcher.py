@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
-import math
 import shutil
 import subprocess
 import time
@@ -114,7 +113,7 @@ class _Collecting(submitit_launcher.BaseSubmititLauncher):
                     why = f"SLURM job {job.job_id} would never start (pending, Reason={reason}): cancelled"
                     record_failed(run_dirs[i], why, scheduler_state=f"PENDING ({reason})")
                     print(f"Job {i} failed: {why}", flush=True)
-                    returns[i] = failed_return(overrides[i], run_dirs[i], self._failed_value())
+                    returns[i] = failed_return(self, overrides[i], run_dirs[i])
             if len(returns) < len(jobs):
                 time.sleep(POLL_S)
         return [returns[i] for i in range(len(jobs))]
@@ -131,12 +130,7 @@ class _Collecting(submitit_launcher.BaseSubmititLauncher):
                 else f"the job's process ended before it returned ({type(error).__name__}: {_last_line(str(error))})"
             )
             record_failed(run_dir, why, scheduler_state=state.split()[0] if self._EXECUTOR == "slurm" else None)
-            return failed_return(overrides, run_dir, self._failed_value())
-
-    def _failed_value(self) -> float | None:
-        """A search sweeper (Optuna) needs a number from every trial; NaN marks a failed one."""
-        assert self.config is not None
-        return math.nan if "direction" in self.config.hydra.sweeper else None
+            return failed_return(self, overrides, run_dir)
 
 
 def _hopeless(job: Any) -> str | None:
